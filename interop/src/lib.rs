@@ -1,0 +1,1 @@
+//! Real node-ipc peers for tests (being written).
