@@ -170,13 +170,21 @@ fn data_error(err: impl fmt::Display) -> CodecError {
     CodecError::Data(err.to_string())
 }
 
+/// How much of an event's data `Debug` shows.
+const DEBUG_DATA_LEN: usize = 256;
+
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Event");
         d.field("type", &self.event_type());
         match &self.payload {
             Payload::Absent => d.field("data", &format_args!("undefined")),
-            Payload::Json(bytes) => d.field("data", &format_args!("{}", String::from_utf8_lossy(bytes))),
+            Payload::Json(bytes) => {
+                // Bounded, so that logging a hostile event cannot flood the log.
+                let shown = &bytes[..bytes.len().min(DEBUG_DATA_LEN)];
+                let more = if bytes.len() > DEBUG_DATA_LEN { "..." } else { "" };
+                d.field("data", &format_args!("{}{more}", String::from_utf8_lossy(shown)))
+            }
             #[cfg(feature = "msgpack")]
             Payload::MsgPack(_) => d.field("data", &self.data().ok()),
         };

@@ -392,7 +392,7 @@ pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecErr
 /// The members of a frame that node-ipc reads; others are validated and ignored.
 #[derive(serde::Deserialize)]
 struct Envelope<'a> {
-    #[serde(rename = "type", borrow, default)]
+    #[serde(rename = "type", borrow, default, deserialize_with = "present_type")]
     event_type: Option<TypeField<'a>>,
     #[serde(borrow, default, deserialize_with = "present_raw")]
     data: Option<&'a RawValue>,
@@ -401,6 +401,11 @@ struct Envelope<'a> {
 /// Keeps an explicit `null` as data (serde's `Option` would read it as absent).
 fn present_raw<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<&'a RawValue>, D::Error> {
     <&'a RawValue>::deserialize(d).map(Some)
+}
+
+/// Keeps `"type": null` apart from a missing `type`.
+fn present_type<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<TypeField<'a>>, D::Error> {
+    TypeField::deserialize(d).map(Some)
 }
 
 /// The `type` member: a string (borrowed when it has no escapes) or the kind
