@@ -1,0 +1,237 @@
+'use strict';
+// Shared plumbing for the peer scripts in this directory (CommonJS so that both
+// the 9.x CommonJS scripts and the 14.x ESM scripts can load it).
+//
+// Line protocol on stdout (one line each, UTF-8, '\n'-terminated):
+//   READY <json>        the peer is listening; json = {version, node, transport, path, host, port}
+//   CONNECT             a client connected (stream transports)
+//   EVENT <json>        a wire event arrived; json = JSON.stringify({type, data})
+//   DISCONNECT <json>   a client went away; json = the socket id node-ipc reports (or false)
+//   ERROR <message>     node-ipc published an 'error' event after READY
+//                       (before READY an error is fatal: message on stderr, exit 1)
+// Commands on stdin (one per line):
+//   EMIT <json>         broadcast {type, data} to every connected client
+//   QUIT                stop the server and exit 0
+// The peer also exits when stdin closes, so a crashed test never leaves it behind.
+
+const path = require('path');
+
+const USAGE = [
+    'usage: <script> (path=<socket path> | socketRoot=<dir/> appspace=<prefix> id=<id>',
+    '                 | host=<loopback address> port=<port> [udp=udp4|udp6])',
+    '                 [config=<json merged into ipc.config>]'
+].join('\n');
+
+function fail(message) {
+    process.stderr.write(`${message}\n${USAGE}\n`);
+    process.exit(2);
+}
+
+/** Parses `key=value` arguments into an object. */
+function parseArgs(argv) {
+    const args = {};
+    for (const arg of argv) {
+        const eq = arg.indexOf('=');
+        if (eq < 1) {
+            fail(`bad argument ${JSON.stringify(arg)}: expected key=value`);
+        }
+        args[arg.slice(0, eq)] = arg.slice(eq + 1);
+    }
+    return args;
+}
+
+function isLoopback(host) {
+    return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+function line(tag, payload) {
+    process.stdout.write(payload === undefined ? `${tag}\n` : `${tag} ${payload}\n`);
+}
+
+function looksLikeSocket(value) {
+    return value !== null && typeof value === 'object' &&
+        (typeof value.write === 'function' || ('address' in value && 'port' in value));
+}
+
+/**
+ * Configures `ipc` (a node-ipc singleton) from the arguments and starts a server.
+ * `onEvent(type, data, socket)` is called for every wire event.
+ */
+function startServer(ipc, version, argv, onEvent) {
+    const args = parseArgs(argv);
+    ipc.config.silent = true;
+    ipc.config.maxRetries = 0;
+    if (args.config !== undefined) {
+        let extra;
+        try {
+            extra = JSON.parse(args.config);
+        } catch (error) {
+            fail(`config= is not JSON: ${error.message}`);
+        }
+        Object.assign(ipc.config, extra);
+    }
+
+    let transport;
+    if (args.host !== undefined || args.port !== undefined) {
+        const host = args.host === undefined ? '127.0.0.1' : args.host;
+        const port = Number(args.port);
+        if (!isLoopback(host)) {
+            fail(`refusing to bind non-loopback host ${JSON.stringify(host)}`);
+        }
+        // node-ipc treats port 0 as "not given" and falls back to networkPort (8000).
+        if (!Number.isInteger(port) || port < 1 || port > 65535) {
+            fail('port= must be an integer in 1..65535 (node-ipc treats 0 as 8000)');
+        }
+        transport = args.udp || 'tcp';
+        if (args.udp !== undefined && args.udp !== 'udp4' && args.udp !== 'udp6') {
+            fail('udp= must be udp4 or udp6');
+        }
+        if (args.udp) {
+            ipc.serveNet(host, port, args.udp, onStart);
+        } else {
+            ipc.serveNet(host, port, onStart);
+        }
+    } else if (args.path !== undefined) {
+        if (!path.isAbsolute(args.path)) {
+            fail('path= must be absolute');
+        }
+        transport = 'unix';
+        ipc.serve(args.path, onStart);
+    } else if (args.socketRoot !== undefined) {
+        if (!path.isAbsolute(args.socketRoot)) {
+            fail('socketRoot= must be absolute');
+        }
+        transport = 'unix';
+        ipc.config.socketRoot = args.socketRoot;
+        if (args.appspace !== undefined) {
+            ipc.config.appspace = args.appspace;
+        }
+        if (args.id !== undefined) {
+            ipc.config.id = args.id;
+        }
+        // No path: node-ipc builds socketRoot + appspace + id itself.
+        ipc.serve(onStart);
+    } else {
+        fail('no endpoint given');
+    }
+
+    const server = ipc.server;
+
+    // Observe everything the server publishes by wrapping its publish function
+    // (node-ipc dispatches wire and lifecycle events through `this.publish`).
+    // A '*' wildcard listener is not used: in 9.2.1 on Node >= 10, event-pubsub
+    // 4.3.0 loads its es5 build (it tests `process.version[1] > 5`, one character)
+    // whose wildcard path throws on events published without arguments.
+    let ready = false;
+    const publish = server.publish;
+    server.publish = function (type, ...rest) {
+        observe(type, rest);
+        return publish.call(this, type, ...rest);
+    };
+
+    function observe(type, rest) {
+        // Wire events are published as (type, data, socket); lifecycle events
+        // ('start', 'connect', 'close', 'socket.disconnected', 'error') are not.
+        if (rest.length === 2 && looksLikeSocket(rest[1])) {
+            line('EVENT', JSON.stringify({type, data: rest[0]}));
+            onEvent(type, rest[0], rest[1]);
+            return;
+        }
+        if (type === 'connect' && transport !== 'udp4' && transport !== 'udp6') {
+            line('CONNECT');
+        } else if (type === 'socket.disconnected') {
+            line('DISCONNECT', JSON.stringify(rest[1] === undefined ? false : rest[1]));
+        } else if (type === 'error') {
+            const error = rest[0];
+            const message = String(error && error.message ? error.message : error).replace(/\n/g, ' ');
+            if (!ready) {
+                // Failing to start (e.g. listen EACCES) is fatal: exit instead of hanging.
+                process.stderr.write(`server failed to start: ${message}\n`);
+                process.exit(1);
+            }
+            line('ERROR', message);
+        }
+    }
+
+    function onStart() {
+        const announce = () => {
+            let address = null;
+            try {
+                address = server.server.address();
+            } catch {
+                address = null;
+            }
+            const info = {
+                version,
+                node: process.version,
+                transport,
+                path: transport === 'unix' ? server.path : null,
+                host: address && typeof address === 'object' ? address.address : null,
+                port: address && typeof address === 'object' ? address.port : null
+            };
+            ready = true;
+            line('READY', JSON.stringify(info));
+        };
+        if (transport === 'udp4' || transport === 'udp6') {
+            // 9.x fires 'start' right after calling bind(), before the socket is bound.
+            let bound = false;
+            try {
+                server.server.address();
+                bound = true;
+            } catch {
+                bound = false;
+            }
+            if (bound) {
+                announce();
+            } else {
+                server.server.once('listening', announce);
+            }
+            return;
+        }
+        announce();
+    }
+
+    server.start();
+    commands(ipc);
+    return server;
+}
+
+/** Handles stdin commands; exits when stdin closes. */
+function commands(ipc) {
+    let buffer = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk) => {
+        buffer += chunk;
+        let nl;
+        while ((nl = buffer.indexOf('\n')) !== -1) {
+            const cmd = buffer.slice(0, nl).replace(/\r$/, '');
+            buffer = buffer.slice(nl + 1);
+            run(cmd);
+        }
+    });
+    process.stdin.on('end', () => process.exit(0));
+
+    function run(cmd) {
+        if (cmd === 'QUIT') {
+            try {
+                ipc.server.stop();
+            } finally {
+                process.exit(0);
+            }
+        }
+        if (cmd.startsWith('EMIT ')) {
+            const message = JSON.parse(cmd.slice(5));
+            if ('data' in message) {
+                ipc.server.broadcast(message.type, message.data);
+            } else {
+                ipc.server.broadcast(message.type);
+            }
+            return;
+        }
+        if (cmd.trim() !== '') {
+            process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n`);
+        }
+    }
+}
+
+module.exports = {parseArgs, startServer, line, isLoopback};
