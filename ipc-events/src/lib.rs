@@ -1,5 +1,45 @@
-//! Event dispatch with node-ipc's semantics: handlers keyed by event type,
-//! wildcard, `once`/`off`, typed handlers through serde, and lifecycle events
-//! kept apart from events that arrive on the wire.
+//! Event dispatch with node-ipc's semantics: handlers keyed by event type, a
+//! wildcard that runs first, `once`/`off`, typed handlers through serde, bounded
+//! stream subscriptions, and lifecycle events kept apart from wire events.
 //!
-//! This crate is being built: see issue 4. Nothing here is usable yet.
+//! It sits between decoded [`Event`](ipc_codec::Event)s and user code: feed
+//! [`Dispatcher::dispatch`] from a connection's reader (any `Framed` stream of
+//! events will do) with the peer the event came from.
+//!
+//! ```
+//! use futures::StreamExt;
+//! use ipc_codec::{Event, JsonCodec};
+//! use ipc_events::Dispatcher;
+//! use tokio_util::codec::FramedRead;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let dispatcher = Dispatcher::<&'static str>::new();
+//! dispatcher.on_typed("app.message", |text: String, peer| println!("{peer} says {text}"));
+//!
+//! let wire = &b"{\"type\":\"app.message\",\"data\":\"hello\"}\x0c"[..];
+//! let mut frames = FramedRead::new(wire, JsonCodec::default());
+//! while let Some(Ok(event)) = frames.next().await {
+//!     dispatcher.dispatch(&event, &"client-1").await;
+//! }
+//! # }
+//! ```
+//!
+//! The pieces: [`Dispatcher`] (handlers, ordering, what happens to handlers
+//! changed during a dispatch), [`Lifecycle`] (the local `connect`, `error`, ...
+//! events), [`Subscription`] and [`Overflow`] (streams and their buffers),
+//! [`SyncQueue`] and [`SyncGate`] (node-ipc's sync mode), [`Error`].
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod dispatcher;
+mod error;
+mod lifecycle;
+mod subscription;
+mod sync_mode;
+
+pub use dispatcher::{Dispatched, Dispatcher, HandlerId, WeakDispatcher, WILDCARD};
+pub use error::Error;
+pub use lifecycle::Lifecycle;
+pub use subscription::{Overflow, Subscription};
+pub use sync_mode::{SyncGate, SyncQueue};
