@@ -1,0 +1,242 @@
+//! [`framed`]: any stream of this crate (or any `AsyncRead + AsyncWrite`) as a
+//! `Framed` of events, with the codec's incomplete-frame deadline enforced.
+
+use std::fmt;
+use std::future::Future as _;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::{Sink, Stream};
+use ipc_codec::{ContinueOnError, JsonCodec, MsgPackCodec, RawCodec};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+use tokio_util::codec::{Decoder, Encoder, Framed};
+
+/// A codec that may hold an incomplete frame with a deadline (node-ipc 14's
+/// `messageTimeout`, in the Guarded and Assured profiles).
+///
+/// [`IpcFramed`] closes the stream once the deadline passes. Implement it for
+/// your own codec with an empty `impl` when it has no such deadline.
+pub trait PartialFrameDeadline {
+    /// When the incomplete frame now buffered must be finished by, if ever.
+    fn partial_frame_deadline(&self) -> Option<Instant> {
+        None
+    }
+}
+
+impl PartialFrameDeadline for JsonCodec {
+    fn partial_frame_deadline(&self) -> Option<Instant> {
+        JsonCodec::partial_frame_deadline(self)
+    }
+}
+
+impl PartialFrameDeadline for MsgPackCodec {
+    fn partial_frame_deadline(&self) -> Option<Instant> {
+        Some(self.partial_frame_since()? + self.rules().message_timeout()?)
+    }
+}
+
+impl PartialFrameDeadline for RawCodec {}
+
+impl<C: PartialFrameDeadline> PartialFrameDeadline for ContinueOnError<C> {
+    fn partial_frame_deadline(&self) -> Option<Instant> {
+        self.get_ref().partial_frame_deadline()
+    }
+}
+
+/// Wraps a connection in a `Framed` with `codec`, enforcing the codec's
+/// incomplete-frame deadline: the one call from a stream to events.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ipc_codec::CodecError> {
+/// use futures::{SinkExt, StreamExt};
+/// use ipc_codec::{Event, JsonCodec};
+///
+/// let (a, b) = tokio::io::duplex(1024);
+/// let mut a = ipc_transport::framed(a, JsonCodec::default());
+/// let mut b = ipc_transport::framed(b, JsonCodec::default());
+/// a.send(Event::new("ping", serde_json::json!(1))).await?;
+/// assert_eq!(b.next().await.unwrap()?.event_type(), "ping");
+/// # Ok(())
+/// # }
+/// ```
+pub fn framed<T, C>(io: T, codec: C) -> IpcFramed<T, C>
+where
+    T: AsyncRead + AsyncWrite,
+{
+    IpcFramed { inner: Framed::new(io, codec), timer: None, timed_out: false }
+}
+
+/// A `tokio_util::codec::Framed` that also closes the stream when an
+/// incomplete frame outlives the codec's deadline ([`PartialFrameDeadline`]).
+///
+/// It is a `Stream` of decoded items and a `Sink` of anything the codec
+/// encodes, with the codec's error type. When the deadline passes, the stream
+/// yields one error whose I/O kind is `TimedOut` and then ends (node-ipc 14
+/// closes the socket with `ERR_IPC_MESSAGE_TIMEOUT`). Without a deadline it
+/// behaves exactly like `Framed`. The timer needs a tokio runtime with time enabled.
+///
+/// Write through it with `feed` and one `flush` (or [`send_batch`](crate::send_batch),
+/// or a [`batch_writer`](crate::batch_writer)): each `send` flushes.
+pub struct IpcFramed<T, C> {
+    inner: Framed<T, C>,
+    timer: Option<Pin<Box<Sleep>>>,
+    timed_out: bool,
+}
+
+impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramed<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IpcFramed")
+            .field("io", self.inner.get_ref())
+            .field("codec", self.inner.codec())
+            .field("timed_out", &self.timed_out)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, C> IpcFramed<T, C> {
+    /// The connection.
+    pub fn get_ref(&self) -> &T {
+        self.inner.get_ref()
+    }
+
+    /// The connection, mutably. Reading or writing it directly corrupts the framing.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        self.inner.codec()
+    }
+
+    /// The codec, mutably.
+    pub fn codec_mut(&mut self) -> &mut C {
+        self.inner.codec_mut()
+    }
+
+    /// The plain `Framed` (no deadline from here on).
+    pub fn into_framed(self) -> Framed<T, C> {
+        self.inner
+    }
+
+    /// The connection; buffered bytes are lost.
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+}
+
+impl<T, C> Stream for IpcFramed<T, C>
+where
+    T: AsyncRead + Unpin,
+    C: Decoder + PartialFrameDeadline + Unpin,
+{
+    type Item = Result<C::Item, C::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.timed_out {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(item) => {
+                this.timer = None;
+                Poll::Ready(item)
+            }
+            Poll::Pending => {
+                let Some(deadline) = this.inner.codec().partial_frame_deadline() else {
+                    this.timer = None;
+                    return Poll::Pending;
+                };
+                let deadline = tokio::time::Instant::from_std(deadline);
+                let timer = match &mut this.timer {
+                    Some(timer) => {
+                        if timer.deadline() != deadline {
+                            timer.as_mut().reset(deadline);
+                        }
+                        timer
+                    }
+                    slot => slot.insert(Box::pin(tokio::time::sleep_until(deadline))),
+                };
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        this.timer = None;
+                        this.timed_out = true;
+                        let err = io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "incomplete frame exceeded the message timeout",
+                        );
+                        Poll::Ready(Some(Err(err.into())))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl<T, C, I> Sink<I> for IpcFramed<T, C>
+where
+    T: AsyncWrite + Unpin,
+    C: Encoder<I> + Unpin,
+    C::Error: From<io::Error>,
+{
+    type Error = C::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.get_mut().inner).poll_ready(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), Self::Error> {
+        Pin::new(&mut self.get_mut().inner).start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.get_mut().inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use ipc_codec::{Profile, Rules};
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn incomplete_frame_times_out() {
+        let (mut a, b) = tokio::io::duplex(64);
+        let codec = JsonCodec::builder()
+            .rules(Rules::new(Profile::Guarded).with_message_timeout(Some(Duration::from_secs(5))))
+            .build()
+            .unwrap();
+        let mut b = framed(b, codec);
+        a.write_all(b"{\"type\":\"a\",\"data\":1}\x0c{\"type\":").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "a");
+        let started = tokio::time::Instant::now();
+        let err = b.next().await.unwrap().unwrap_err();
+        assert!(started.elapsed() >= Duration::from_secs(5));
+        assert!(matches!(err, ipc_codec::CodecError::Io(ref e) if e.kind() == io::ErrorKind::TimedOut), "{err}");
+        assert!(b.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fast_profile_waits_without_deadline() {
+        let (mut a, b) = tokio::io::duplex(64);
+        let mut b = framed(b, JsonCodec::default());
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_secs(3600), b.next()).await.is_err());
+        a.write_all(b"\"x\"}\x0c").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "x");
+    }
+}

@@ -1,0 +1,352 @@
+//! Local sockets: Unix domain sockets, and Windows named pipes, as node-ipc's
+//! `serve` / `connectTo` use them.
+//!
+//! A socket path follows node-ipc's rules ([`SocketPathRules`]: socket root +
+//! appspace + id); on Windows it becomes a named pipe ([`windows_pipe_name`]).
+//!
+//! # Listener hygiene (Unix)
+//!
+//! [`LocalListener::bind_with`] does what node-ipc 14 does, and a little more:
+//!
+//! - **`unlink`** (on by default) removes a stale socket file before binding,
+//!   but never a path that is not a socket ([`Error::NotASocket`]) and never the
+//!   socket of a live server: the path is probed with a connection first
+//!   ([`Error::AddrInUse`] with `live: true`). With `unlink` off the path is left
+//!   alone and an existing one is [`Error::AddrInUse`]. To serve one path from
+//!   several tasks (node-ipc's cluster example), share one listener: `accept`
+//!   takes `&self`, so an `Arc<LocalListener>` can run many accept loops.
+//! - **`readable_all` / `writable_all`** add read / write permission for everyone
+//!   to the socket file, as node's `listen({readableAll, writableAll})`.
+//! - **socket root**: when the socket path lies inside the configured root, the
+//!   root is created with mode 0700; with `secure_socket_root` it must be a real
+//!   directory (not a symbolic link) owned by us, and loses group/other
+//!   permissions ([`Error::InsecureSocketRoot`] otherwise).
+//! - the listener removes its socket file when dropped (only if the file is
+//!   still the one it bound).
+//!
+//! # Windows
+//!
+//! The listener creates named-pipe instances under [`windows_pipe_name`] of the
+//! path. With `unlink` on it insists on being the first instance (a live server
+//! is [`Error::AddrInUse`]); with `unlink` off several servers share the name, as
+//! node's cluster does. File modes and socket roots do not apply.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::limit::{ConnectionLimit, ConnectionSlot};
+use crate::peer::PeerAddr;
+use crate::DEFAULT_MAX_CONNECTIONS;
+
+mod path;
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as sys;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as sys;
+
+pub use path::{
+    per_user_socket_root, windows_pipe_name, SocketPathRules, DEFAULT_APPSPACE, PIPE_PREFIX, V9_SOCKET_ROOT,
+};
+
+/// How a [`LocalListener`] binds: node-ipc's `unlink`, `readableAll`,
+/// `writableAll`, `maxConnections`, `socketRoot` and `secureSocketRoot`.
+///
+/// ```
+/// use ipc_transport::local::LocalListenerOptions;
+///
+/// let options = LocalListenerOptions::default().unlink(false).readable_all(true).max_connections(8);
+/// assert!(!options.is_unlink());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalListenerOptions {
+    unlink: bool,
+    readable_all: bool,
+    writable_all: bool,
+    max_connections: usize,
+    socket_root: Option<PathBuf>,
+    secure_socket_root: bool,
+}
+
+impl Default for LocalListenerOptions {
+    /// node-ipc's defaults: `unlink` on, file modes untouched, 100 connections,
+    /// no socket root, `secureSocketRoot` on (for when a root is set).
+    fn default() -> Self {
+        LocalListenerOptions {
+            unlink: true,
+            readable_all: false,
+            writable_all: false,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            socket_root: None,
+            secure_socket_root: true,
+        }
+    }
+}
+
+impl LocalListenerOptions {
+    /// Whether to remove a stale socket file before binding (node-ipc `unlink`).
+    pub fn unlink(mut self, unlink: bool) -> Self {
+        self.unlink = unlink;
+        self
+    }
+
+    /// Makes the socket readable by everyone (node-ipc `readableAll`).
+    pub fn readable_all(mut self, on: bool) -> Self {
+        self.readable_all = on;
+        self
+    }
+
+    /// Makes the socket writable by everyone (node-ipc `writableAll`).
+    pub fn writable_all(mut self, on: bool) -> Self {
+        self.writable_all = on;
+        self
+    }
+
+    /// The most connections open at once; 0 means no limit, as in node
+    /// (node-ipc `maxConnections`, default 100).
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// The socket root to prepare when the socket path lies inside it
+    /// (node-ipc `socketRoot`).
+    pub fn socket_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.socket_root = Some(root.into());
+        self
+    }
+
+    /// Whether the socket root is checked (node-ipc 14 `secureSocketRoot`, default on).
+    pub fn secure_socket_root(mut self, on: bool) -> Self {
+        self.secure_socket_root = on;
+        self
+    }
+
+    /// Whether `unlink` is on.
+    pub fn is_unlink(&self) -> bool {
+        self.unlink
+    }
+}
+
+/// A local-socket server: a Unix domain socket (Windows: a named pipe).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ipc_transport::Error> {
+/// use ipc_transport::local::{LocalListener, LocalStream};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.world");
+/// let listener = LocalListener::bind(&path).await?;
+/// let client = LocalStream::connect(&path).await?;
+/// let server_side = listener.accept().await?;
+/// assert_eq!(server_side.peer().path(), Some(path.as_path()));
+/// assert_eq!(listener.open_connections(), 1);
+/// # #[cfg(unix)]
+/// # {
+/// drop(listener);
+/// assert!(!path.exists()); // the socket file goes with the listener
+/// # }
+/// # drop(client);
+/// # Ok(())
+/// # }
+/// ```
+pub struct LocalListener {
+    sys: sys::Listener,
+    path: PathBuf,
+    limit: ConnectionLimit,
+}
+
+impl fmt::Debug for LocalListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalListener")
+            .field("path", &self.path)
+            .field("max_connections", &self.limit.max())
+            .field("open_connections", &self.limit.open())
+            .finish()
+    }
+}
+
+impl LocalListener {
+    /// Binds `path` with node-ipc's default options (`unlink` on, 100 connections).
+    ///
+    /// # Errors
+    ///
+    /// As [`LocalListener::bind_with`].
+    pub async fn bind(path: impl AsRef<Path>) -> Result<LocalListener, Error> {
+        LocalListener::bind_with(path, &LocalListenerOptions::default()).await
+    }
+
+    /// Binds `path` with `options` (see the [module docs](self) for the rules).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AddrInUse`] when a live server holds the path (or it exists and
+    /// `unlink` is off), [`Error::NotASocket`] when `unlink` meets a file that is
+    /// not a socket, [`Error::InsecureSocketRoot`] when the socket root fails its
+    /// checks, [`Error::Bind`] for other failures.
+    pub async fn bind_with(path: impl AsRef<Path>, options: &LocalListenerOptions) -> Result<LocalListener, Error> {
+        let path = path.as_ref();
+        let (sys, path) = sys::Listener::bind(path, options).await?;
+        Ok(LocalListener { sys, path, limit: ConnectionLimit::new(options.max_connections) })
+    }
+
+    /// Binds a local endpoint: `unix:PATH` as is, `id:NAME` through `rules`,
+    /// whose socket root is then prepared as node-ipc 14 does (unless
+    /// `options` names a root of its own).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedEndpoint`] for network endpoints, else as [`LocalListener::bind_with`].
+    pub async fn bind_endpoint(
+        endpoint: &Endpoint,
+        rules: &SocketPathRules,
+        options: &LocalListenerOptions,
+    ) -> Result<LocalListener, Error> {
+        let Some(path) = endpoint.socket_path(rules) else {
+            return Err(Error::UnsupportedEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: "not a local socket endpoint",
+            });
+        };
+        let mut options = options.clone();
+        if matches!(endpoint, Endpoint::Id(_)) && options.socket_root.is_none() {
+            options = options.socket_root(rules.socket_root()).secure_socket_root(rules.secure_socket_root());
+        }
+        LocalListener::bind_with(path, &options).await
+    }
+
+    /// Waits for the next client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooManyConnections`] when `max_connections` are open: that
+    /// client was closed at once, and the listener goes on. [`Error::Io`] when
+    /// accepting failed. Check [`Error::is_connection_error`] to decide whether
+    /// to keep accepting.
+    pub async fn accept(&self) -> Result<LocalStream, Error> {
+        let stream = self.sys.accept().await?;
+        let peer = PeerAddr::Local(self.path.clone());
+        match self.limit.try_acquire() {
+            Ok(slot) => Ok(LocalStream { inner: stream, peer, _slot: slot }),
+            Err(max) => {
+                drop(stream);
+                Err(Error::TooManyConnections { max, peer })
+            }
+        }
+    }
+
+    /// The socket path (Windows: the pipe name).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many accepted connections are open now.
+    pub fn open_connections(&self) -> usize {
+        self.limit.open()
+    }
+
+    /// The configured maximum (0: no limit).
+    pub fn max_connections(&self) -> usize {
+        self.limit.max()
+    }
+}
+
+/// A local-socket connection (either side): `AsyncRead + AsyncWrite`.
+///
+/// `shutdown()` half-closes it: the peer reads end-of-stream and can still write back.
+pub struct LocalStream {
+    inner: sys::Stream,
+    peer: PeerAddr,
+    _slot: ConnectionSlot,
+}
+
+impl fmt::Debug for LocalStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStream").field("peer", &self.peer).finish_non_exhaustive()
+    }
+}
+
+impl LocalStream {
+    /// Connects to the local socket at `path` (Windows: the pipe it maps to).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] with what the operating system reported
+    /// (`NotFound` when nothing is there, `ConnectionRefused` for a stale socket).
+    pub async fn connect(path: impl AsRef<Path>) -> Result<LocalStream, Error> {
+        let path = path.as_ref();
+        let (inner, name) = sys::connect(path)
+            .await
+            .map_err(|source| Error::Connect { endpoint: format!("unix:{}", path.display()), source })?;
+        Ok(LocalStream { inner, peer: PeerAddr::Local(name), _slot: ConnectionSlot::none() })
+    }
+
+    /// Connects to a local endpoint: `unix:PATH` as is, `id:NAME` through `rules`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedEndpoint`] for network endpoints, else as [`LocalStream::connect`].
+    pub async fn connect_endpoint(endpoint: &Endpoint, rules: &SocketPathRules) -> Result<LocalStream, Error> {
+        match endpoint.socket_path(rules) {
+            Some(path) => LocalStream::connect(path).await,
+            None => Err(Error::UnsupportedEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: "not a local socket endpoint",
+            }),
+        }
+    }
+
+    /// The other end: the socket path (Windows: the pipe name).
+    pub fn peer(&self) -> &PeerAddr {
+        &self.peer
+    }
+
+    /// The tokio Unix stream underneath.
+    #[cfg(unix)]
+    pub fn get_ref(&self) -> &tokio::net::UnixStream {
+        &self.inner
+    }
+}
+
+impl AsyncRead for LocalStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LocalStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,164 @@
+//! Unix domain sockets: binding with node-ipc's hygiene rules, and cleanup.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use tokio::net::{UnixListener, UnixStream};
+
+use super::LocalListenerOptions;
+use crate::error::Error;
+
+pub(super) type Stream = UnixStream;
+
+/// How long the liveness probe of an existing socket may take before we
+/// assume a live (busy) server holds it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The bound socket and the identity of the file we created, for cleanup.
+pub(super) struct Listener {
+    inner: UnixListener,
+    path: PathBuf,
+    identity: Option<(u64, u64)>,
+}
+
+impl Listener {
+    pub(super) async fn bind(path: &Path, options: &LocalListenerOptions) -> Result<(Listener, PathBuf), Error> {
+        let bind_err = |source| Error::Bind { endpoint: format!("unix:{}", path.display()), source };
+        if let Some(root) = &options.socket_root {
+            if is_inside(root, path).map_err(bind_err)? {
+                // normalized: a trailing '/' would make lstat follow a symbolic link
+                prepare_socket_root(&normalize(root).map_err(bind_err)?, options.secure_socket_root)?;
+            }
+        }
+        match fs::symlink_metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(bind_err(e)),
+            Ok(_) if !options.unlink => return Err(Error::AddrInUse { path: path.to_owned(), live: false }),
+            Ok(meta) if !meta.file_type().is_socket() => return Err(Error::NotASocket { path: path.to_owned() }),
+            Ok(_) => remove_if_stale(path).await?,
+        }
+        let inner = UnixListener::bind(path).map_err(|e| match e.kind() {
+            io::ErrorKind::AddrInUse => Error::AddrInUse { path: path.to_owned(), live: false },
+            _ => bind_err(e),
+        })?;
+        let meta = fs::symlink_metadata(path).map_err(bind_err)?;
+        let identity = Some((meta.dev(), meta.ino()));
+        let listener = Listener { inner, path: path.to_owned(), identity };
+        let mut add = 0;
+        if options.readable_all {
+            add |= 0o444;
+        }
+        if options.writable_all {
+            add |= 0o222;
+        }
+        if add != 0 && meta.mode() & add != add {
+            // as libuv's uv_pipe_chmod: keep the mode, add the bits
+            fs::set_permissions(path, fs::Permissions::from_mode((meta.mode() | add) & 0o7777))
+                .map_err(bind_err)?;
+        }
+        Ok((listener, path.to_owned()))
+    }
+
+    pub(super) async fn accept(&self) -> io::Result<Stream> {
+        self.inner.accept().await.map(|(stream, _)| stream)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // Remove the socket file only if it is still the one we bound: another
+        // server may have replaced it since.
+        if let Ok(meta) = fs::symlink_metadata(&self.path) {
+            if meta.file_type().is_socket() && Some((meta.dev(), meta.ino())) == self.identity {
+                let _ = fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+pub(super) async fn connect(path: &Path) -> io::Result<(Stream, PathBuf)> {
+    Ok((UnixStream::connect(path).await?, path.to_owned()))
+}
+
+/// Removes the socket at `path` unless a server answers on it.
+async fn remove_if_stale(path: &Path) -> Result<(), Error> {
+    match tokio::time::timeout(PROBE_TIMEOUT, UnixStream::connect(path)).await {
+        Ok(Ok(_)) | Err(_) => Err(Error::AddrInUse { path: path.to_owned(), live: true }),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused || e.kind() == io::ErrorKind::NotFound => {
+            match fs::remove_file(path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    Err(Error::Bind { endpoint: format!("unix:{}", path.display()), source: e })
+                }
+                _ => Ok(()),
+            }
+        }
+        Ok(Err(e)) => Err(Error::Bind { endpoint: format!("unix:{}", path.display()), source: e }),
+    }
+}
+
+/// node-ipc 14's `prepareSocketRoot`: create the root 0700; when `secure`,
+/// insist on a real directory owned by us, and drop group/other permissions.
+fn prepare_socket_root(root: &Path, secure: bool) -> Result<(), Error> {
+    let insecure = |reason: String| Error::InsecureSocketRoot { path: root.to_owned(), reason };
+    if let Err(e) = fs::DirBuilder::new().recursive(true).mode(0o700).create(root) {
+        return Err(insecure(format!("cannot create it: {e}")));
+    }
+    if !secure {
+        return Ok(());
+    }
+    let meta = fs::symlink_metadata(root).map_err(|e| insecure(format!("cannot inspect it: {e}")))?;
+    if meta.file_type().is_symlink() {
+        return Err(insecure("it is a symbolic link".to_owned()));
+    }
+    if !meta.is_dir() {
+        return Err(insecure("it is not a directory".to_owned()));
+    }
+    let uid = rustix::process::getuid().as_raw();
+    if meta.uid() != uid {
+        return Err(insecure(format!("it is owned by uid {}, not by us (uid {uid})", meta.uid())));
+    }
+    if meta.mode() & 0o077 != 0 {
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+            .map_err(|e| insecure(format!("cannot make it private: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Whether `path` lies inside `root`, comparing lexically normalized
+/// absolute paths (as node's `path.resolve` / `path.relative`).
+fn is_inside(root: &Path, path: &Path) -> io::Result<bool> {
+    let (root, path) = (normalize(root)?, normalize(path)?);
+    Ok(path != root && path.starts_with(&root))
+}
+
+fn normalize(path: &Path) -> io::Result<PathBuf> {
+    let absolute = if path.is_absolute() { path.to_owned() } else { std::env::current_dir()?.join(path) };
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_root_is_lexical() {
+        assert!(is_inside(Path::new("/tmp/r/"), Path::new("/tmp/r/app.x")).unwrap());
+        assert!(is_inside(Path::new("/tmp/r"), Path::new("/tmp/r/sub/../app.x")).unwrap());
+        assert!(!is_inside(Path::new("/tmp/r"), Path::new("/tmp/rapp.x")).unwrap());
+        assert!(!is_inside(Path::new("/tmp/r"), Path::new("/tmp/r/../x")).unwrap());
+        assert!(!is_inside(Path::new("/tmp/r"), Path::new("/tmp/r")).unwrap());
+    }
+}

@@ -1,0 +1,104 @@
+//! Windows named pipes, kept thin: node-ipc's pipe name, one server instance
+//! waiting at a time, clients retrying while every instance is busy.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::windows::named_pipe::{ClientOptions, NamedPipeClient, NamedPipeServer, ServerOptions};
+use tokio::sync::Mutex;
+
+use super::{windows_pipe_name, LocalListenerOptions};
+use crate::error::Error;
+
+/// `ERROR_PIPE_BUSY`: every instance of the pipe is taken.
+const ERROR_PIPE_BUSY: i32 = 231;
+/// `ERROR_ACCESS_DENIED`: the first instance exists already.
+const ERROR_ACCESS_DENIED: i32 = 5;
+
+pub(super) struct Listener {
+    name: String,
+    next: Mutex<NamedPipeServer>,
+}
+
+impl Listener {
+    pub(super) async fn bind(path: &Path, options: &LocalListenerOptions) -> Result<(Listener, PathBuf), Error> {
+        let name = windows_pipe_name(&path.to_string_lossy());
+        let first = ServerOptions::new().first_pipe_instance(options.unlink).create(&name).map_err(|e| {
+            if e.raw_os_error() == Some(ERROR_ACCESS_DENIED) {
+                Error::AddrInUse { path: PathBuf::from(&name), live: true }
+            } else {
+                Error::Bind { endpoint: format!("unix:{name}"), source: e }
+            }
+        })?;
+        Ok((Listener { next: Mutex::new(first), name: name.clone() }, PathBuf::from(name)))
+    }
+
+    pub(super) async fn accept(&self) -> io::Result<Stream> {
+        let mut next = self.next.lock().await;
+        next.connect().await?;
+        let fresh = ServerOptions::new().create(&self.name)?;
+        Ok(Stream::Server(std::mem::replace(&mut *next, fresh)))
+    }
+}
+
+pub(super) async fn connect(path: &Path) -> io::Result<(Stream, PathBuf)> {
+    let name = windows_pipe_name(&path.to_string_lossy());
+    let mut tries = 0;
+    loop {
+        match ClientOptions::new().open(&name) {
+            Ok(client) => return Ok((Stream::Client(client), PathBuf::from(name))),
+            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY) && tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub(super) enum Stream {
+    Server(NamedPipeServer),
+    Client(NamedPipeClient),
+}
+
+impl Stream {
+    pub(super) fn is_write_vectored(&self) -> bool {
+        false
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Server(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Client(c) => Pin::new(c).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Server(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Client(c) => Pin::new(c).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Server(s) => Pin::new(s).poll_flush(cx),
+            Stream::Client(c) => Pin::new(c).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Server(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Client(c) => Pin::new(c).poll_shutdown(cx),
+        }
+    }
+}

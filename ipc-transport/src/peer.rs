@@ -1,0 +1,70 @@
+//! [`PeerAddr`]: who is on the other end of a connection.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The other end of a connection: a socket path or a network address.
+///
+/// Printed as an [`Endpoint`](crate::Endpoint) would be (`unix:/tmp/app.world`,
+/// `tcp://127.0.0.1:8000`, `tls://[::1]:8000`, `udp4://127.0.0.1:8000`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PeerAddr {
+    /// A local socket: the socket path (Unix) or pipe name (Windows) the
+    /// connection goes through. Local clients have no address of their own, so
+    /// a server reports its own socket path for each of them.
+    Local(PathBuf),
+    /// A TCP peer.
+    Tcp(SocketAddr),
+    /// A TLS peer (over TCP).
+    Tls(SocketAddr),
+    /// A UDP peer.
+    Udp(SocketAddr),
+}
+
+impl PeerAddr {
+    /// The network address, for TCP, TLS and UDP peers.
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match self {
+            PeerAddr::Tcp(a) | PeerAddr::Tls(a) | PeerAddr::Udp(a) => Some(*a),
+            PeerAddr::Local(_) => None,
+        }
+    }
+
+    /// The socket path, for local peers.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            PeerAddr::Local(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PeerAddr::Local(p) => write!(f, "unix:{}", p.display()),
+            PeerAddr::Tcp(a) => write!(f, "tcp://{a}"),
+            PeerAddr::Tls(a) => write!(f, "tls://{a}"),
+            PeerAddr::Udp(a @ SocketAddr::V4(_)) => write!(f, "udp4://{a}"),
+            PeerAddr::Udp(a @ SocketAddr::V6(_)) => write!(f, "udp6://{a}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_like_an_endpoint() {
+        assert_eq!(PeerAddr::Local("/tmp/app.x".into()).to_string(), "unix:/tmp/app.x");
+        assert_eq!(PeerAddr::Tcp(([127, 0, 0, 1], 80).into()).to_string(), "tcp://127.0.0.1:80");
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        assert_eq!(PeerAddr::Tls(v6).to_string(), "tls://[::1]:9");
+        assert_eq!(PeerAddr::Udp(v6).to_string(), "udp6://[::1]:9");
+        assert_eq!(PeerAddr::Udp(v6).socket_addr(), Some(v6));
+        assert_eq!(PeerAddr::Local("/x".into()).path(), Some(Path::new("/x")));
+    }
+}
