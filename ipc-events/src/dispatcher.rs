@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use std::task::{ready, Context, Poll};
 
 use ipc_codec::Event;
 use serde::de::DeserializeOwned;
@@ -119,7 +120,11 @@ fn kill_all<C>(list: &List<C>) {
 /// changes; dispatch takes an `Arc` of it, so the hot path neither allocates
 /// nor holds a lock while handlers run.
 struct Table<P> {
-    typed: HashMap<Arc<str>, List<WireCall<P>>>,
+    /// Keyed with foldhash rather than SipHash (a third of a dispatch's cost
+    /// with SipHash): only local code inserts keys, so a peer's event types
+    /// can only be looked up, and a lookup's probe length is bounded by the
+    /// table we built, whatever the hash of the peer's string.
+    typed: HashMap<Arc<str>, List<WireCall<P>>, foldhash::fast::RandomState>,
     wildcard: List<WireCall<P>>,
     lifecycle: List<LifecycleCall<P>>,
 }
@@ -264,7 +269,7 @@ impl<P> Shared<P> {
 
 impl<P> Table<P> {
     fn empty() -> Table<P> {
-        Table { typed: HashMap::new(), wildcard: empty(), lifecycle: empty() }
+        Table { typed: HashMap::default(), wildcard: empty(), lifecycle: empty() }
     }
 }
 
@@ -428,14 +433,6 @@ fn decode<T: DeserializeOwned>(event: &Event) -> Result<T, Error> {
 
 fn check_capacity(capacity: usize) {
     assert!(capacity > 0, "a subscription's capacity must be at least 1");
-}
-
-/// What happened to one registration during a dispatch.
-enum Delivery {
-    Delivered,
-    /// A subscription whose stream was dropped meanwhile.
-    Gone,
-    Failed(Error),
 }
 
 impl<P: Clone + Send + Sync + 'static> Dispatcher<P> {
@@ -821,7 +818,7 @@ impl<P: Clone + Send + Sync + 'static> Dispatcher<P> {
     }
 
     /// Delivers a wire event from `peer` to the wildcard handlers, then to the
-    /// handlers of its type, and returns what happened.
+    /// handlers of its type; the future tells what happened.
     ///
     /// Await it before dispatching the next event of the same connection. It
     /// completes at once unless an async handler or a full subscription makes
@@ -830,50 +827,20 @@ impl<P: Clone + Send + Sync + 'static> Dispatcher<P> {
     /// Failures of single handlers (data that does not fit a typed handler, a
     /// full subscription with [`Overflow::Reject`]) go to the error channel as
     /// [`Lifecycle::Error`]; they are counted in [`Dispatched::failed`].
-    pub async fn dispatch(&self, event: &Event, peer: &P) -> Dispatched {
-        let table = self.shared.snapshot();
-        let mut outcome = Dispatched::default();
-        if !table.wildcard.is_empty() {
-            self.run(&table.wildcard, event, peer, &mut outcome).await;
-        }
-        if let Some(list) = table.typed.get(event.event_type()) {
-            self.run(list, event, peer, &mut outcome).await;
-        }
-        outcome
-    }
-
-    async fn run(&self, list: &List<WireCall<P>>, event: &Event, peer: &P, outcome: &mut Dispatched) {
-        for entry in list.iter() {
-            if !entry.claim() {
-                continue;
-            }
-            if entry.once {
-                self.shared.remove(entry.id);
-            }
-            let delivery = match &entry.call {
-                WireCall::Sync(call) => match call(event, peer) {
-                    Ok(()) => Delivery::Delivered,
-                    Err(error) => Delivery::Failed(error),
-                },
-                WireCall::Async(call) => match call(event, peer) {
-                    Ok(future) => {
-                        future.await;
-                        Delivery::Delivered
-                    }
-                    Err(error) => Delivery::Failed(error),
-                },
-                WireCall::Channel { tx, overflow, capacity } => {
-                    deliver(tx, *overflow, *capacity, event, peer).await
-                }
-            };
-            match delivery {
-                Delivery::Delivered => outcome.delivered += 1,
-                Delivery::Gone => {}
-                Delivery::Failed(error) => {
-                    outcome.failed += 1;
-                    self.emit_lifecycle(Lifecycle::error(Some(peer.clone()), error)).await;
-                }
-            }
+    ///
+    /// The handler lists are read when the future is first polled. Dropping
+    /// the future before it completes skips the handlers that have not run yet
+    /// (and drops the future of an async handler that is running).
+    pub fn dispatch<'a>(&'a self, event: &'a Event, peer: &'a P) -> Dispatch<'a, P> {
+        Dispatch {
+            dispatcher: self,
+            event,
+            peer,
+            table: None,
+            stage: Stage::Wildcard,
+            next: 0,
+            outcome: Dispatched::default(),
+            pending: None,
         }
     }
 
@@ -895,9 +862,12 @@ impl<P: Clone + Send + Sync + 'static> Dispatcher<P> {
                     delivered += 1;
                 }
                 LifecycleCall::Channel(tx) => {
-                    if tx.send(event.clone()).await.is_ok() {
-                        delivered += 1;
-                    }
+                    let sent = match tx.try_send(event.clone()) {
+                        Ok(()) => true,
+                        Err(mpsc::error::TrySendError::Closed(_)) => false,
+                        Err(mpsc::error::TrySendError::Full(item)) => Box::pin(tx.send(item)).await.is_ok(),
+                    };
+                    delivered += usize::from(sent);
                 }
             }
         }
@@ -905,26 +875,139 @@ impl<P: Clone + Send + Sync + 'static> Dispatcher<P> {
     }
 }
 
-async fn deliver<P: Clone>(
-    tx: &mpsc::Sender<(Event, P)>,
-    overflow: Overflow,
-    capacity: usize,
-    event: &Event,
-    peer: &P,
-) -> Delivery {
-    match overflow {
-        Overflow::Backpressure => match tx.send((event.clone(), peer.clone())).await {
-            Ok(()) => Delivery::Delivered,
-            Err(_) => Delivery::Gone,
-        },
-        Overflow::Reject => match tx.try_send((event.clone(), peer.clone())) {
-            Ok(()) => Delivery::Delivered,
-            Err(mpsc::error::TrySendError::Closed(_)) => Delivery::Gone,
-            Err(mpsc::error::TrySendError::Full(_)) => Delivery::Failed(Error::SubscriptionFull {
-                event_type: event.event_type().to_owned(),
-                capacity,
-            }),
-        },
+/// Which list a dispatch is walking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Wildcard,
+    Typed,
+}
+
+/// What a dispatch waits for. Every variant is boxed: the hot path (sync
+/// handlers, subscriptions with room) never builds one, and the dispatch
+/// future stays a few words long.
+enum Pending {
+    /// An async handler's future.
+    Handler(BoxFuture),
+    /// A full subscription with backpressure: true once sent, false when the
+    /// subscription is gone.
+    Send(Pin<Box<dyn Future<Output = bool> + Send + 'static>>),
+    /// A failure on its way to the error channel.
+    Report(BoxFuture),
+}
+
+/// The future of [`Dispatcher::dispatch`].
+#[must_use = "futures do nothing unless polled"]
+pub struct Dispatch<'a, P> {
+    dispatcher: &'a Dispatcher<P>,
+    event: &'a Event,
+    peer: &'a P,
+    table: Option<Arc<Table<P>>>,
+    stage: Stage,
+    next: usize,
+    outcome: Dispatched,
+    pending: Option<Pending>,
+}
+
+impl<P> fmt::Debug for Dispatch<'_, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("event_type", &self.event.event_type())
+            .field("outcome", &self.outcome)
+            .field("waiting", &self.pending.is_some())
+            .finish()
+    }
+}
+
+impl<P: Clone + Send + Sync + 'static> Dispatch<'_, P> {
+    /// Sends `error` to the error channel before the next handler runs.
+    fn report(&mut self, error: Error) {
+        self.outcome.failed += 1;
+        let dispatcher = self.dispatcher.clone();
+        let event = Lifecycle::error(Some(self.peer.clone()), error);
+        self.pending = Some(Pending::Report(Box::pin(async move {
+            dispatcher.emit_lifecycle(event).await;
+        })));
+    }
+}
+
+impl<P: Clone + Send + Sync + 'static> Future for Dispatch<'_, P> {
+    type Output = Dispatched;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Dispatched> {
+        let this = self.get_mut();
+        loop {
+            if let Some(pending) = this.pending.as_mut() {
+                match pending {
+                    Pending::Handler(future) => {
+                        ready!(future.as_mut().poll(cx));
+                        this.outcome.delivered += 1;
+                    }
+                    Pending::Send(future) => {
+                        if ready!(future.as_mut().poll(cx)) {
+                            this.outcome.delivered += 1;
+                        }
+                    }
+                    Pending::Report(future) => ready!(future.as_mut().poll(cx)),
+                }
+                this.pending = None;
+            }
+            let table = this.table.get_or_insert_with(|| this.dispatcher.shared.snapshot());
+            let list = match this.stage {
+                Stage::Wildcard => &table.wildcard,
+                Stage::Typed => match table.typed.get(this.event.event_type()) {
+                    Some(list) => list,
+                    None => return Poll::Ready(this.outcome),
+                },
+            };
+            let Some(entry) = list.get(this.next) else {
+                match this.stage {
+                    Stage::Wildcard => {
+                        this.stage = Stage::Typed;
+                        this.next = 0;
+                        continue;
+                    }
+                    Stage::Typed => return Poll::Ready(this.outcome),
+                }
+            };
+            this.next += 1;
+            if !entry.claim() {
+                continue;
+            }
+            if entry.once {
+                this.dispatcher.shared.remove(entry.id);
+            }
+            let (event, peer) = (this.event, this.peer);
+            match &entry.call {
+                WireCall::Sync(call) => match call(event, peer) {
+                    Ok(()) => this.outcome.delivered += 1,
+                    Err(error) => this.report(error),
+                },
+                WireCall::Async(call) => match call(event, peer) {
+                    Ok(future) => this.pending = Some(Pending::Handler(future)),
+                    Err(error) => this.report(error),
+                },
+                WireCall::Channel { tx, overflow, capacity } => {
+                    match tx.try_send((event.clone(), peer.clone())) {
+                        Ok(()) => this.outcome.delivered += 1,
+                        Err(mpsc::error::TrySendError::Closed(_)) => {}
+                        Err(mpsc::error::TrySendError::Full(item)) => match overflow {
+                            Overflow::Backpressure => {
+                                let tx = tx.clone();
+                                this.pending =
+                                    Some(Pending::Send(Box::pin(async move { tx.send(item).await.is_ok() })));
+                            }
+                            Overflow::Reject => {
+                                let capacity = *capacity;
+                                this.report(Error::SubscriptionFull {
+                                    event_type: event.event_type().to_owned(),
+                                    capacity,
+                                });
+                            }
+                        },
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -38,7 +38,7 @@ mod lifecycle;
 mod subscription;
 mod sync_mode;
 
-pub use dispatcher::{Dispatched, Dispatcher, HandlerId, WeakDispatcher, WILDCARD};
+pub use dispatcher::{Dispatch, Dispatched, Dispatcher, HandlerId, WeakDispatcher, WILDCARD};
 pub use error::Error;
 pub use lifecycle::Lifecycle;
 pub use subscription::{Overflow, Subscription};
