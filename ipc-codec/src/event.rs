@@ -3,6 +3,7 @@
 use std::fmt;
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use serde::de::{Deserialize, Deserializer};
 use serde::ser::{Error as _, Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
@@ -36,7 +37,8 @@ use crate::js_format;
 /// ```
 #[derive(Clone)]
 pub struct Event {
-    event_type: Bytes,
+    /// Inline for names up to 24 bytes: no allocation, and `event_type()` is free.
+    event_type: CompactString,
     payload: Payload,
 }
 
@@ -57,10 +59,10 @@ impl Event {
     ///
     /// Object members keep the order they were inserted in (serde_json's
     /// `preserve_order`), as `JSON.stringify` does.
-    pub fn new(event_type: impl Into<String>, data: Value) -> Event {
+    pub fn new(event_type: impl AsRef<str>, data: Value) -> Event {
         let mut out = Vec::with_capacity(64);
         js_format::to_writer(&mut out, &data).expect("a Value always serializes to a Vec");
-        Event::from_parts(Bytes::from(event_type.into()), Payload::Json(Bytes::from(out)))
+        Event::from_parts(CompactString::new(event_type), Payload::Json(Bytes::from(out)))
     }
 
     /// An event whose data is any serializable value, serialized once, as
@@ -71,12 +73,12 @@ impl Event {
     /// [`CodecError::Serialize`] when `data` cannot be represented in JSON (for
     /// example a map whose keys are not strings).
     pub fn with_data<T: Serialize + ?Sized>(
-        event_type: impl Into<String>,
+        event_type: impl AsRef<str>,
         data: &T,
     ) -> Result<Event, CodecError> {
         let mut out = Vec::with_capacity(64);
         js_format::to_writer(&mut out, data).map_err(|e| CodecError::Serialize(e.to_string()))?;
-        Ok(Event::from_parts(Bytes::from(event_type.into()), Payload::Json(Bytes::from(out))))
+        Ok(Event::from_parts(CompactString::new(event_type), Payload::Json(Bytes::from(out))))
     }
 
     /// An event whose data is already JSON text; the text is validated and then
@@ -86,10 +88,7 @@ impl Event {
     ///
     /// [`CodecError::InvalidUtf8`] or [`CodecError::InvalidJson`] when `json` is not
     /// one valid JSON value.
-    pub fn from_json_data(
-        event_type: impl Into<String>,
-        json: impl Into<Bytes>,
-    ) -> Result<Event, CodecError> {
+    pub fn from_json_data(event_type: impl AsRef<str>, json: impl Into<Bytes>) -> Result<Event, CodecError> {
         let json = json.into();
         let text = std::str::from_utf8(&json).map_err(|e| CodecError::InvalidUtf8 {
             len: json.len(),
@@ -101,24 +100,23 @@ impl Event {
             excerpt: crate::error::Excerpt::of(&json),
             source,
         })?;
-        Ok(Event::from_parts(Bytes::from(event_type.into()), Payload::Json(json)))
+        Ok(Event::from_parts(CompactString::new(event_type), Payload::Json(json)))
     }
 
     /// An event without data (JavaScript `undefined`). Encoders write its data
     /// as `{}`, as both node-ipc 9 and 14 do.
-    pub fn without_data(event_type: impl Into<String>) -> Event {
-        Event::from_parts(Bytes::from(event_type.into()), Payload::Absent)
+    pub fn without_data(event_type: impl AsRef<str>) -> Event {
+        Event::from_parts(CompactString::new(event_type), Payload::Absent)
     }
 
     /// Builds an event from parts a decoder has already validated.
-    pub(crate) fn from_parts(event_type: Bytes, payload: Payload) -> Event {
-        debug_assert!(std::str::from_utf8(&event_type).is_ok());
+    pub(crate) fn from_parts(event_type: CompactString, payload: Payload) -> Event {
         Event { event_type, payload }
     }
 
     /// The event type, such as `"app.message"`.
     pub fn event_type(&self) -> &str {
-        std::str::from_utf8(&self.event_type).expect("event types are UTF-8 by construction")
+        &self.event_type
     }
 
     /// Whether the event carries data (false for a frame without a `data` member).

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use compact_str::CompactString;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, Visitor};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -353,11 +354,21 @@ pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecErr
     if frame.is_empty() {
         return Err(CodecError::EmptyFrame);
     }
-    let text = std::str::from_utf8(&frame).map_err(|e| CodecError::InvalidUtf8 {
-        len: frame.len(),
-        valid_up_to: e.valid_up_to(),
-        excerpt: Excerpt::of(&frame),
-    })?;
+    // SIMD validation of the whole frame; std's only to locate an error.
+    let text = match simdutf8::basic::from_utf8(&frame) {
+        Ok(text) => text,
+        Err(_) => {
+            let valid_up_to = std::str::from_utf8(&frame).map_or_else(|e| e.valid_up_to(), |_| frame.len());
+            return Err(CodecError::InvalidUtf8 {
+                len: frame.len(),
+                valid_up_to,
+                excerpt: Excerpt::of(&frame),
+            });
+        }
+    };
+    if let Some(event) = parse_canonical(&frame, text, rules) {
+        return event;
+    }
     // serde would also read a struct from an array; node-ipc requires an object.
     if text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() != Some(&b'{') {
         return Err(match serde_json::from_str::<IgnoredAny>(text) {
@@ -378,15 +389,34 @@ pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecErr
         Some(TypeField::Str(s)) => s,
     };
     rules.check_event_type(&event_type)?;
-    let event_type = match event_type {
-        Cow::Borrowed(s) => frame.slice_ref(s.as_bytes()),
-        Cow::Owned(s) => Bytes::from(s),
-    };
+    let event_type = CompactString::new(&event_type);
     let payload = match envelope.data {
         None => Payload::Absent,
         Some(raw) => Payload::Json(frame.slice_ref(raw.get().as_bytes())),
     };
     Ok(Event::from_parts(event_type, payload))
+}
+
+/// The fast path for the layout every node-ipc encoder writes,
+/// `{"type":"<type without escapes>","data":<data>}`: the envelope is matched
+/// literally and only the data goes through serde_json (validated without
+/// building it). `None` sends the frame down the general path, which also
+/// produces the precise error for anything invalid.
+fn parse_canonical(frame: &Bytes, text: &str, rules: &Rules) -> Option<Result<Event, CodecError>> {
+    const PREFIX: &str = "{\"type\":\"";
+    const MIDDLE: &str = "\",\"data\":";
+    let rest = text.strip_prefix(PREFIX)?.strip_suffix('}')?;
+    let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
+    let (event_type, rest) = rest.split_at(end);
+    let data = rest.strip_prefix(MIDDLE)?;
+    let edges = [data.as_bytes().first()?, data.as_bytes().last()?];
+    if event_type.bytes().any(|b| b < 0x20) || edges.iter().any(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    serde_json::from_str::<IgnoredAny>(data).ok()?;
+    Some(rules.check_event_type(event_type).map(|()| {
+        Event::from_parts(CompactString::new(event_type), Payload::Json(frame.slice_ref(data.as_bytes())))
+    }))
 }
 
 /// The members of a frame that node-ipc reads; others are validated and ignored.

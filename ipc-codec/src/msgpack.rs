@@ -165,7 +165,7 @@ impl MsgPackCodec {
         let (type_bytes, mut rest) = rest.split_at(type_len);
         let event_type = std::str::from_utf8(type_bytes).map_err(|e| invalid(format!("event type: {e}")))?;
         self.rules.check_event_type(event_type)?;
-        let event_type = body.slice_ref(type_bytes);
+        let event_type = compact_str::CompactString::new(event_type);
         if items == 1 {
             if !rest.is_empty() {
                 return Err(invalid("trailing bytes after the envelope".to_owned()));

@@ -387,3 +387,28 @@ fn codec_errors_convert_to_io_errors_with_meaningful_kinds() {
     let e: std::io::Error = CodecError::EmptyFrame.into();
     assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
 }
+
+#[test]
+fn frames_near_the_canonical_layout_take_the_general_path_correctly() {
+    /// A frame, and the (type, raw data) it decodes to, or `None` for an error.
+    type Case = (&'static [u8], Option<(&'static str, &'static [u8])>);
+    let cases: &[Case] = &[
+        (b"{\"type\":\"a\",\"data\":1,\"id\":2}", Some(("a", b"1"))),
+        (b"{\"type\":\"a\",\"data\": 1 }", Some(("a", b"1"))),
+        (b"{\"type\":\"a\\\"b\",\"data\":[]}", Some(("a\"b", b"[]"))),
+        (b"{\"type\":\"a\",\"data\":1}}", None),
+        (b"{\"type\":\"a\",\"data\":}", None),
+        (b"{\"type\":\"a\x01\",\"data\":1}", None),
+        (b"{\"type\":\"a\",\"data\":1,\"type\":\"b\"}", None),
+    ];
+    for (frame, want) in cases {
+        let mut buf = BytesMut::from(*frame);
+        buf.extend_from_slice(b"\x0c");
+        let got = JsonCodec::default().decode(&mut buf);
+        match (got, want) {
+            (Ok(Some(e)), Some((t, d))) => assert_eq!((e.event_type(), e.raw_data().unwrap()), (*t, *d)),
+            (Err(e), None) => assert!(e.is_frame_error()),
+            (got, want) => panic!("{}: got {got:?}, want {want:?}", String::from_utf8_lossy(frame)),
+        }
+    }
+}
