@@ -6,6 +6,9 @@
 //! encodes a batch of about 256 KiB; throughput is reported per frame
 //! (elements/s = messages/s; frames are payload + 31 bytes).
 
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 
 use benches::{batch_len, payload, wire, Payload, EVENT_TYPE, PAYLOAD_SIZES};
