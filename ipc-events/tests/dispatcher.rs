@@ -652,3 +652,37 @@ async fn weak_dispatcher_does_not_keep_it_alive() {
     drop(d);
     assert!(weak.upgrade().is_none());
 }
+
+#[tokio::test]
+async fn dropping_a_dispatch_skips_the_handlers_that_have_not_run() {
+    let d = Dispatcher::<()>::new();
+    let l = log();
+    let (_never, never) = oneshot::channel::<()>();
+    let never = Arc::new(Mutex::new(Some(never)));
+    {
+        let l = l.clone();
+        d.on_async("x", move |_, _| {
+            let (l, never) = (l.clone(), never.lock().unwrap().take());
+            async move {
+                push(&l, "async start");
+                if let Some(never) = never {
+                    let _ = never.await; // the first call waits forever
+                }
+                push(&l, "async end");
+            }
+        });
+    }
+    {
+        let l = l.clone();
+        d.on("x", move |_, _| push(&l, "sync"));
+    }
+    let event = Event::without_data("x");
+    {
+        let mut dispatch = pin!(d.dispatch(&event, &()));
+        assert!((&mut dispatch).now_or_never().is_none());
+    } // dropped while the async handler waits
+    assert_eq!(take(&l), ["async start"]);
+    let outcome = within(d.dispatch(&event, &())).await;
+    assert_eq!(outcome.delivered(), 2);
+    assert_eq!(take(&l), ["async start", "async end", "sync"]);
+}
