@@ -698,8 +698,12 @@ async fn server_handshake(tcp: TcpStream, side: ServerSide) -> Result<TlsStream,
 fn classify(e: io::Error, peer: &PeerAddr) -> Error {
     let peer = peer.clone();
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(reason)) => {
-            Error::CertificateRejected { peer, reason: reason.to_string() }
+        Some(rustls::Error::InvalidCertificate(problem)) => {
+            let reason = match problem {
+                rustls::CertificateError::UnknownIssuer => "unknown issuer: not signed by a trusted CA".to_owned(),
+                other => other.to_string(),
+            };
+            Error::CertificateRejected { peer, reason }
         }
         Some(rustls::Error::NoCertificatesPresented) => Error::ClientCertificateRequired { peer },
         Some(rustls::Error::AlertReceived(alert)) => Error::TlsAlert { peer, alert: format!("{alert:?}") },

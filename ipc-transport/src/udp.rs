@@ -3,7 +3,10 @@
 //! datagram's source address.
 //!
 //! [`UdpEndpoint`] is both sides at once: a `Stream` of `(item, source)` and a
-//! `Sink` of `(item, destination)`, one datagram per item sent. A frame split
+//! `Sink` of `(item, destination)`. The sink is the batching writer for
+//! datagrams: items fed to one destination between two flushes are packed
+//! into as few datagrams as fit ([`UdpOptions::pack_frames`]), and `send`
+//! (feed + flush) sends one datagram at once. A frame split
 //! across datagrams (node-ipc 14 buffers per source) is reassembled per
 //! source, within bounds: at most [`UdpOptions::max_partial_sources`] sources,
 //! [`UdpOptions::max_partial_bytes`] each, kept for
@@ -43,16 +46,23 @@ pub struct UdpOptions {
     max_partial_bytes: usize,
     partial_timeout: Duration,
     max_datagram: usize,
+    pack: bool,
+    recv_buffer_size: Option<usize>,
+    send_buffer_size: Option<usize>,
 }
 
 impl Default for UdpOptions {
-    /// 64 sources, 1 MiB each, 30 s (node-ipc 14's `messageTimeout`), 65,507-byte datagrams.
+    /// 64 sources, 1 MiB each, 30 s (node-ipc 14's `messageTimeout`),
+    /// 65,507-byte datagrams, frames packed.
     fn default() -> Self {
         UdpOptions {
             max_partial_sources: 64,
             max_partial_bytes: 1024 * 1024,
             partial_timeout: Duration::from_secs(30),
             max_datagram: MAX_DATAGRAM,
+            pack: true,
+            recv_buffer_size: None,
+            send_buffer_size: None,
         }
     }
 }
@@ -80,6 +90,30 @@ impl UdpOptions {
     /// [`Error::DatagramTooLarge`].
     pub fn max_datagram(mut self, n: usize) -> Self {
         self.max_datagram = n.min(MAX_DATAGRAM);
+        self
+    }
+
+    /// Whether items fed to the same destination between two flushes share
+    /// datagrams (up to `max_datagram`; on by default). node-ipc reads every
+    /// frame of a datagram. Turn it off to keep one item per datagram, for
+    /// example for raw chunks whose boundaries the receiver should see.
+    pub fn pack_frames(mut self, on: bool) -> Self {
+        self.pack = on;
+        self
+    }
+
+    /// The socket's receive buffer (`SO_RCVBUF`, node's `recvBufferSize`).
+    /// UDP has no flow control: datagrams that arrive while the buffer is full
+    /// are lost, so a peer that sends bursts needs room here. The system caps
+    /// it (Linux: `net.core.rmem_max`).
+    pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
+        self.recv_buffer_size = Some(bytes);
+        self
+    }
+
+    /// The socket's send buffer (`SO_SNDBUF`, node's `sendBufferSize`).
+    pub fn send_buffer_size(mut self, bytes: usize) -> Self {
+        self.send_buffer_size = Some(bytes);
         self
     }
 }
@@ -122,8 +156,9 @@ pub struct UdpEndpoint<C: Decoder = JsonCodec> {
     recv_buf: Vec<u8>,
     partials: HashMap<SocketAddr, Partial<C>>,
     ready: VecDeque<Result<(C::Item, SocketAddr), Error>>,
-    send_buf: BytesMut,
-    send_to: Option<SocketAddr>,
+    /// Datagrams to send; only the last one still takes frames.
+    outbox: VecDeque<(SocketAddr, BytesMut)>,
+    scratch: BytesMut,
 }
 
 impl<C: Decoder> fmt::Debug for UdpEndpoint<C> {
@@ -156,9 +191,15 @@ where
     /// [`Error::Bind`].
     pub async fn bind_with(addr: SocketAddr, codec: C, options: UdpOptions) -> Result<Self, Error> {
         let scheme = if addr.is_ipv4() { "udp4" } else { "udp6" };
-        let socket = UdpSocket::bind(addr)
-            .await
-            .map_err(|source| Error::Bind { endpoint: format!("{scheme}://{addr}"), source })?;
+        let bind_err = |source| Error::Bind { endpoint: format!("{scheme}://{addr}"), source };
+        let socket = UdpSocket::bind(addr).await.map_err(bind_err)?;
+        let sock = socket2::SockRef::from(&socket);
+        if let Some(n) = options.recv_buffer_size {
+            sock.set_recv_buffer_size(n).map_err(bind_err)?;
+        }
+        if let Some(n) = options.send_buffer_size {
+            sock.set_send_buffer_size(n).map_err(bind_err)?;
+        }
         Ok(Self::from_socket(socket, codec, options))
     }
 
@@ -182,7 +223,7 @@ where
         Self::bind_with(addr, codec, options).await
     }
 
-    /// Wraps a bound tokio socket.
+    /// Wraps a bound tokio socket (the buffer sizes of `options` are not applied).
     pub fn from_socket(socket: UdpSocket, codec: C, options: UdpOptions) -> Self {
         UdpEndpoint {
             socket,
@@ -193,8 +234,8 @@ where
             recv_buf: vec![0; 64 * 1024],
             partials: HashMap::new(),
             ready: VecDeque::new(),
-            send_buf: BytesMut::new(),
-            send_to: None,
+            outbox: VecDeque::with_capacity(2),
+            scratch: BytesMut::new(),
         }
     }
 
@@ -317,11 +358,12 @@ where
 }
 
 impl<C: Decoder> UdpEndpoint<C> {
-    fn poll_send_pending(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Some(to) = self.send_to {
-            let result = ready!(self.socket.poll_send_to(cx, &self.send_buf, to));
-            self.send_to = None;
-            self.send_buf.clear();
+    /// Sends every closed datagram, and the open one too when `all`.
+    fn poll_send_outbox(&mut self, cx: &mut Context<'_>, all: bool) -> Poll<Result<(), Error>> {
+        while self.outbox.len() > usize::from(!all) {
+            let (to, datagram) = self.outbox.front().expect("checked the length");
+            let result = ready!(self.socket.poll_send_to(cx, datagram, *to));
+            self.outbox.pop_front();
             result?;
         }
         Poll::Ready(Ok(()))
@@ -336,28 +378,33 @@ where
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_send_pending(cx)
+        self.get_mut().poll_send_outbox(cx, false)
     }
 
     fn start_send(self: Pin<&mut Self>, (item, to): (I, SocketAddr)) -> Result<(), Error> {
         let this = self.get_mut();
-        debug_assert!(this.send_to.is_none(), "start_send without poll_ready");
-        this.send_buf.clear();
-        this.encoder.encode(item, &mut this.send_buf)?;
-        if this.send_buf.len() > this.options.max_datagram {
-            let len = this.send_buf.len();
-            this.send_buf.clear();
-            return Err(Error::DatagramTooLarge { len, max: this.options.max_datagram });
+        let max = this.options.max_datagram;
+        this.scratch.clear();
+        this.encoder.encode(item, &mut this.scratch)?;
+        let len = this.scratch.len();
+        if len > max {
+            this.scratch.clear();
+            return Err(Error::DatagramTooLarge { len, max });
         }
-        this.send_to = Some(to);
+        match this.outbox.back_mut() {
+            Some((open_to, datagram)) if this.options.pack && *open_to == to && datagram.len() + len <= max => {
+                datagram.extend_from_slice(&this.scratch);
+            }
+            _ => this.outbox.push_back((to, this.scratch.split())),
+        }
         Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_send_pending(cx)
+        self.get_mut().poll_send_outbox(cx, true)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_send_pending(cx)
+        self.get_mut().poll_send_outbox(cx, true)
     }
 }

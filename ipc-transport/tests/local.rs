@@ -1,1 +1,324 @@
-//! placeholder
+//! Local sockets (Unix domain sockets): the shared scenarios, node-ipc's
+//! listener hygiene rules, maxConnections.
+#![cfg(all(unix, feature = "local"))]
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use std::sync::Arc;
+
+use common::{within, T};
+use futures::{SinkExt, StreamExt};
+use ipc_codec::{Event, JsonCodec};
+use ipc_transport::local::{LocalListener, LocalListenerOptions, LocalStream, SocketPathRules};
+use ipc_transport::{framed, Endpoint, Error, PeerAddr};
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+
+async fn pair(path: &Path) -> (LocalListener, LocalStream, LocalStream) {
+    let listener = within("bind", LocalListener::bind(path)).await.unwrap();
+    let client = within("connect", LocalStream::connect(path)).await.unwrap();
+    let server = within("accept", listener.accept()).await.unwrap();
+    (listener, client, server)
+}
+
+/// A socket file with no server behind it, as a crashed server leaves.
+fn stale_socket(path: &Path) {
+    drop(std::os::unix::net::UnixListener::bind(path).unwrap());
+    assert!(fs::symlink_metadata(path).unwrap().file_type().is_socket());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_pipelined_events_each_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, client, server) = pair(&dir.path().join("app.pipe")).await;
+    common::pipelined_both_ways(client, server, 10_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_mib_frame_across_many_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, client, server) = pair(&dir.path().join("app.big")).await;
+    common::big_frame_round_trip(client, server).await;
+}
+
+#[tokio::test]
+async fn half_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, client, server) = pair(&dir.path().join("app.half")).await;
+    common::half_close(client, server).await;
+}
+
+#[tokio::test]
+async fn abrupt_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let (l, client, server) = pair(&dir.path().join("app.abrupt")).await;
+    common::abrupt_close_mid_frame(client, server).await;
+    let client = within("connect", LocalStream::connect(l.path())).await.unwrap();
+    let server = within("accept", l.accept()).await.unwrap();
+    common::abrupt_close_peer_gone(server, client).await;
+}
+
+#[tokio::test]
+async fn peers_are_socket_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.peer");
+    let (_l, client, server) = pair(&path).await;
+    assert_eq!(client.peer(), &PeerAddr::Local(path.clone()));
+    assert_eq!(server.peer(), &PeerAddr::Local(path.clone()));
+    assert_eq!(client.peer().to_string(), format!("unix:{}", path.display()));
+}
+
+#[tokio::test]
+async fn max_connections_closes_extra_clients_at_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.max");
+    let opts = LocalListenerOptions::default().max_connections(2);
+    let listener = within("bind", LocalListener::bind_with(&path, &opts)).await.unwrap();
+    let mut clients = Vec::new();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        clients.push(framed(within("connect", LocalStream::connect(&path)).await.unwrap(), JsonCodec::default()));
+        servers.push(framed(within("accept", listener.accept()).await.unwrap(), JsonCodec::default()));
+    }
+    assert_eq!(listener.open_connections(), 2);
+
+    let mut extra = within("connect a third", LocalStream::connect(&path)).await.unwrap();
+    match within("accept the third", listener.accept()).await {
+        Err(Error::TooManyConnections { max: 2, peer }) => assert_eq!(peer, PeerAddr::Local(path.clone())),
+        other => panic!("expected TooManyConnections, got {other:?}"),
+    }
+    assert!(Error::TooManyConnections { max: 2, peer: PeerAddr::Local(path.clone()) }.is_connection_error());
+    let mut byte = [0u8; 1];
+    let read = within("the third is closed at once", extra.read(&mut byte)).await;
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+
+    // the open ones are unaffected
+    for (c, s) in clients.iter_mut().zip(servers.iter_mut()) {
+        within("send", c.send(Event::new("still", json!(true)))).await.unwrap();
+        assert_eq!(within("recv", s.next()).await.unwrap().unwrap().event_type(), "still");
+    }
+    // a slot frees up when a connection ends
+    drop(clients.pop());
+    drop(servers.pop());
+    assert_eq!(listener.open_connections(), 1);
+    let _again = within("connect again", LocalStream::connect(&path)).await.unwrap();
+    within("accept again", listener.accept()).await.unwrap();
+}
+
+#[tokio::test]
+async fn unlink_removes_a_stale_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.stale");
+    stale_socket(&path);
+    assert!(matches!(
+        within("connect to stale", LocalStream::connect(&path)).await,
+        Err(Error::Connect { source, .. }) if source.kind() == std::io::ErrorKind::ConnectionRefused
+    ));
+    let (_l, _c, _s) = pair(&path).await;
+}
+
+#[tokio::test]
+async fn unlink_never_removes_a_file_that_is_not_a_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.file");
+    fs::write(&path, b"precious").unwrap();
+    match within("bind", LocalListener::bind(&path)).await {
+        Err(Error::NotASocket { path: p }) => assert_eq!(p, path),
+        other => panic!("expected NotASocket, got {other:?}"),
+    }
+    assert_eq!(fs::read(&path).unwrap(), b"precious");
+    fs::create_dir(dir.path().join("app.dir")).unwrap();
+    assert!(matches!(
+        within("bind a directory", LocalListener::bind(dir.path().join("app.dir"))).await,
+        Err(Error::NotASocket { .. })
+    ));
+}
+
+#[tokio::test]
+async fn unlink_never_removes_a_live_servers_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.live");
+    let live = within("bind", LocalListener::bind(&path)).await.unwrap();
+    match within("bind again", LocalListener::bind(&path)).await {
+        Err(Error::AddrInUse { path: p, live: true }) => assert_eq!(p, path),
+        other => panic!("expected AddrInUse, got {other:?}"),
+    }
+    // the probe's connection is the live server's to accept; it still serves
+    let _probe = within("accept the probe", live.accept()).await.unwrap();
+    let _c = within("connect", LocalStream::connect(&path)).await.unwrap();
+    within("accept", live.accept()).await.unwrap();
+}
+
+#[tokio::test]
+async fn unlink_off_leaves_the_path_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.keep");
+    stale_socket(&path);
+    let opts = LocalListenerOptions::default().unlink(false);
+    match within("bind", LocalListener::bind_with(&path, &opts)).await {
+        Err(Error::AddrInUse { live: false, .. }) => {}
+        other => panic!("expected AddrInUse, got {other:?}"),
+    }
+    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket(), "the stale socket is still there");
+    fs::write(dir.path().join("app.file"), b"x").unwrap();
+    assert!(matches!(
+        within("bind over a file", LocalListener::bind_with(dir.path().join("app.file"), &opts)).await,
+        Err(Error::AddrInUse { live: false, .. })
+    ));
+    // a free path binds as usual
+    let free = dir.path().join("app.free");
+    within("bind free", LocalListener::bind_with(&free, &opts)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_listener_shared_by_several_accept_loops() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.cluster");
+    let listener = Arc::new(within("bind", LocalListener::bind(&path)).await.unwrap());
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    for worker in 0..2 {
+        let (listener, tx) = (listener.clone(), tx.clone());
+        tokio::spawn(async move {
+            while let Ok(stream) = listener.accept().await {
+                let mut events = framed(stream, JsonCodec::default());
+                if let Some(Ok(e)) = events.next().await {
+                    let _ = tx.send((worker, e.event_type().to_owned())).await;
+                }
+            }
+        });
+    }
+    for i in 0..4 {
+        let mut c = framed(within("connect", LocalStream::connect(&path)).await.unwrap(), JsonCodec::default());
+        within("send", c.send(Event::new(format!("hello{i}"), json!(i)))).await.unwrap();
+    }
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(within("served", rx.recv()).await.unwrap().1);
+    }
+    got.sort();
+    assert_eq!(got, ["hello0", "hello1", "hello2", "hello3"]);
+}
+
+#[tokio::test]
+async fn socket_file_removed_on_drop_but_not_a_replacement() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.drop");
+    let l = within("bind", LocalListener::bind(&path)).await.unwrap();
+    assert!(path.exists());
+    drop(l);
+    assert!(fs::symlink_metadata(&path).is_err(), "socket file left behind");
+
+    // a listener whose file was replaced by another server's leaves that one alone
+    let first = within("bind first", LocalListener::bind(&path)).await.unwrap();
+    fs::remove_file(&path).unwrap();
+    let second = within("bind second", LocalListener::bind(&path)).await.unwrap();
+    drop(first);
+    assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket(), "second server's socket removed");
+    let _c = within("connect to second", LocalStream::connect(&path)).await.unwrap();
+    within("second accepts", second.accept()).await.unwrap();
+}
+
+#[tokio::test]
+async fn readable_all_and_writable_all_set_the_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for (r, w, want) in [(true, false, 0o444), (false, true, 0o222), (true, true, 0o666)] {
+        let path = dir.path().join(format!("app.mode{r}{w}"));
+        let opts = LocalListenerOptions::default().readable_all(r).writable_all(w);
+        let _l = within("bind", LocalListener::bind_with(&path, &opts)).await.unwrap();
+        assert_eq!(mode(&path) & want, want, "{r} {w}: mode {:o}", mode(&path));
+    }
+    // without them, nothing is added: the mode is the umask's
+    let path = dir.path().join("app.plain");
+    let _l = within("bind", LocalListener::bind(&path)).await.unwrap();
+    let plain = mode(&path);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).unwrap();
+    assert_eq!(mode(&path), 0o700, "was {plain:o}");
+}
+
+#[tokio::test]
+async fn socket_root_is_created_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("node-ipc");
+    let rules = SocketPathRules::new(format!("{}/", root.display()), "app.");
+    let endpoint: Endpoint = "id:world".parse().unwrap();
+    let listener = within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default())).await.unwrap();
+    assert_eq!(listener.path(), root.join("app.world"));
+    assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
+    let _c = within("connect id", LocalStream::connect_endpoint(&endpoint, &rules)).await.unwrap();
+    within("accept", listener.accept()).await.unwrap();
+    drop(listener);
+
+    // an existing root open to others is made private again
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    let _l = within("bind again", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default())).await.unwrap();
+    assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
+}
+
+#[tokio::test]
+async fn socket_root_behind_a_symlink_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    fs::create_dir(&real).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let rules = SocketPathRules::new(format!("{}/", link.display()), "app.");
+    match within("bind", LocalListener::bind_endpoint(&Endpoint::id("x"), &rules, &Default::default())).await {
+        Err(Error::InsecureSocketRoot { path, reason }) => {
+            assert_eq!(path, link);
+            assert!(reason.contains("symbolic link"), "{reason}");
+        }
+        other => panic!("expected InsecureSocketRoot, got {other:?}"),
+    }
+    assert!(fs::read_dir(&real).unwrap().next().is_none(), "nothing bound through the link");
+    // with the check off (node-ipc `secureSocketRoot: false`) it binds
+    let lax = rules.with_secure_socket_root(false);
+    within("bind lax", LocalListener::bind_endpoint(&Endpoint::id("x"), &lax, &Default::default())).await.unwrap();
+}
+
+#[tokio::test]
+async fn socket_root_owned_by_someone_else_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = if my_uid() == 0 {
+        // as root: hand a fresh directory to nobody
+        let root = dir.path().join("theirs");
+        fs::create_dir(&root).unwrap();
+        std::os::unix::fs::chown(&root, Some(65534), Some(65534)).unwrap();
+        root
+    } else {
+        // as anyone else: / belongs to root
+        Path::new("/").to_owned()
+    };
+    let opts = LocalListenerOptions::default().socket_root(&root);
+    match within("bind", LocalListener::bind_with(root.join("app.x"), &opts)).await {
+        Err(Error::InsecureSocketRoot { reason, .. }) => assert!(reason.contains("owned by uid"), "{reason}"),
+        other => panic!("expected InsecureSocketRoot, got {other:?}"),
+    }
+}
+
+fn my_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    // the owner of a file we just created is us
+    let f = tempfile::NamedTempFile::new().unwrap();
+    f.as_file().metadata().unwrap().uid()
+}
+
+#[tokio::test]
+async fn connect_errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("app.nobody");
+    match tokio::time::timeout(T, LocalStream::connect(&missing)).await.unwrap() {
+        Err(Error::Connect { endpoint, source }) => {
+            assert_eq!(endpoint, format!("unix:{}", missing.display()));
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("expected Connect, got {other:?}"),
+    }
+    assert!(matches!(
+        LocalStream::connect_endpoint(&Endpoint::tcp("127.0.0.1", 1), &SocketPathRules::v9()).await,
+        Err(Error::UnsupportedEndpoint { .. })
+    ));
+}
