@@ -80,7 +80,9 @@ where
 /// behaves exactly like `Framed`. The timer needs a tokio runtime with time enabled.
 ///
 /// Write through it with `feed` and one `flush` (or [`send_batch`](crate::send_batch),
-/// or a [`batch_writer`](crate::batch_writer)): each `send` flushes.
+/// or a [`batch_writer`](crate::batch_writer)): each `send` flushes. A codec
+/// that encodes several item types leaves `SinkExt::close` ambiguous; name the
+/// item type to half-close the connection: `SinkExt::<Event>::close(&mut framed)`.
 pub struct IpcFramed<T, C> {
     inner: Framed<T, C>,
     timer: Option<Pin<Box<Sleep>>>,
@@ -226,7 +228,10 @@ mod tests {
         let started = tokio::time::Instant::now();
         let err = b.next().await.unwrap().unwrap_err();
         assert!(started.elapsed() >= Duration::from_secs(5));
-        assert!(matches!(err, ipc_codec::CodecError::Io(ref e) if e.kind() == io::ErrorKind::TimedOut), "{err}");
+        assert!(
+            matches!(err, ipc_codec::CodecError::Io(ref e) if e.kind() == io::ErrorKind::TimedOut),
+            "{err}"
+        );
         assert!(b.next().await.is_none());
     }
 

@@ -154,7 +154,11 @@ impl TcpListener {
     /// # Errors
     ///
     /// [`Error::NoAddress`] when `host` does not resolve, [`Error::Bind`] when no address binds.
-    pub async fn bind_host(host: &str, port: u16, options: &TcpListenerOptions) -> Result<TcpListener, Error> {
+    pub async fn bind_host(
+        host: &str,
+        port: u16,
+        options: &TcpListenerOptions,
+    ) -> Result<TcpListener, Error> {
         let mut last = None;
         for addr in resolve_host(host, port, None).await? {
             match TcpListener::bind_with(addr, options).await {
@@ -170,10 +174,16 @@ impl TcpListener {
     /// # Errors
     ///
     /// [`Error::UnsupportedEndpoint`] for other kinds, else as [`TcpListener::bind_host`].
-    pub async fn bind_endpoint(endpoint: &Endpoint, options: &TcpListenerOptions) -> Result<TcpListener, Error> {
+    pub async fn bind_endpoint(
+        endpoint: &Endpoint,
+        options: &TcpListenerOptions,
+    ) -> Result<TcpListener, Error> {
         match endpoint {
             Endpoint::Tcp { host, port } => TcpListener::bind_host(host, *port, options).await,
-            _ => Err(Error::UnsupportedEndpoint { endpoint: endpoint.to_string(), reason: "not a tcp:// endpoint" }),
+            _ => Err(Error::UnsupportedEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: "not a tcp:// endpoint",
+            }),
         }
     }
 
@@ -267,7 +277,11 @@ impl TcpStream {
     ///
     /// [`Error::NoAddress`] when `host` has no address of the wanted family,
     /// [`Error::Connect`] with the last address's failure.
-    pub async fn connect_with(host: &str, port: u16, options: &TcpConnectOptions) -> Result<TcpStream, Error> {
+    pub async fn connect_with(
+        host: &str,
+        port: u16,
+        options: &TcpConnectOptions,
+    ) -> Result<TcpStream, Error> {
         let v6 = options.family.map(|f| f == IpFamily::V6);
         let mut last = None;
         for addr in resolve_host(host, port, v6).await? {
@@ -287,7 +301,9 @@ impl TcpStream {
     ///
     /// [`Error::Connect`].
     pub async fn connect_addr(addr: SocketAddr, options: &TcpConnectOptions) -> Result<TcpStream, Error> {
-        connect_one(addr, options).await.map_err(|source| Error::Connect { endpoint: format!("tcp://{addr}"), source })
+        connect_one(addr, options)
+            .await
+            .map_err(|source| Error::Connect { endpoint: format!("tcp://{addr}"), source })
     }
 
     /// Connects to a `tcp://` endpoint.
@@ -295,10 +311,16 @@ impl TcpStream {
     /// # Errors
     ///
     /// [`Error::UnsupportedEndpoint`] for other kinds, else as [`TcpStream::connect_with`].
-    pub async fn connect_endpoint(endpoint: &Endpoint, options: &TcpConnectOptions) -> Result<TcpStream, Error> {
+    pub async fn connect_endpoint(
+        endpoint: &Endpoint,
+        options: &TcpConnectOptions,
+    ) -> Result<TcpStream, Error> {
         match endpoint {
             Endpoint::Tcp { host, port } => TcpStream::connect_with(host, *port, options).await,
-            _ => Err(Error::UnsupportedEndpoint { endpoint: endpoint.to_string(), reason: "not a tcp:// endpoint" }),
+            _ => Err(Error::UnsupportedEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: "not a tcp:// endpoint",
+            }),
         }
     }
 

@@ -83,7 +83,9 @@ impl Pem {
     fn load(&self) -> Result<std::borrow::Cow<'_, [u8]>, Error> {
         match self {
             Pem::Bytes(b) => Ok(b.as_slice().into()),
-            Pem::File(p) => std::fs::read(p).map(Into::into).map_err(|e| self.config_error(format!("cannot read: {e}"))),
+            Pem::File(p) => {
+                std::fs::read(p).map(Into::into).map_err(|e| self.config_error(format!("cannot read: {e}")))
+            }
         }
     }
 
@@ -244,37 +246,36 @@ impl TlsServerConfig {
         let request_cert = self.request_cert.unwrap_or(!self.cas.is_empty());
         let reject = request_cert && self.reject_unauthorized.unwrap_or(true);
         let provider = provider();
-        let checker = if self.cas.is_empty() {
-            None
-        } else {
-            let roots = Arc::new(roots(&self.cas)?);
-            Some(
-                WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
-                    .build()
-                    .map_err(|e| Error::TlsConfig { reason: format!("trusted connections: {e}"), path: None })?,
-            )
-        };
+        let checker =
+            if self.cas.is_empty() {
+                None
+            } else {
+                let roots = Arc::new(roots(&self.cas)?);
+                Some(WebPkiClientVerifier::builder_with_provider(roots, provider.clone()).build().map_err(
+                    |e| Error::TlsConfig { reason: format!("trusted connections: {e}"), path: None },
+                )?)
+            };
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| rustls_error(e, "protocol versions"))?;
         let builder = match (request_cert, reject, &checker) {
             (false, _, _) => builder.with_no_client_auth(),
             (true, true, Some(checker)) => builder.with_client_cert_verifier(checker.clone()),
-            (true, true, None) => {
-                return Err(Error::TlsConfig {
-                    reason: "requestCert with rejectUnauthorized needs trustedConnections to verify clients against"
+            (true, true, None) => return Err(Error::TlsConfig {
+                reason:
+                    "requestCert with rejectUnauthorized needs trustedConnections to verify clients against"
                         .to_owned(),
-                    path: None,
-                })
-            }
+                path: None,
+            }),
             (true, false, _) => builder.with_client_cert_verifier(Arc::new(OptionalClientAuth {
                 hints: checker.as_ref().map(|c| c.root_hint_subjects().to_vec()).unwrap_or_default(),
                 provider: provider.clone(),
             })),
         };
-        let config = builder
-            .with_single_cert(certs, key)
-            .map_err(|e| Error::TlsConfig { reason: format!("key and certificate: {e}"), path: cert.path().map(Path::to_owned) })?;
+        let config = builder.with_single_cert(certs, key).map_err(|e| Error::TlsConfig {
+            reason: format!("key and certificate: {e}"),
+            path: cert.path().map(Path::to_owned),
+        })?;
         Ok(ServerSide {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             checker: if reject { None } else { checker },
@@ -323,7 +324,12 @@ impl ClientCertVerifier for OptionalClientAuth {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -332,7 +338,12 @@ impl ClientCertVerifier for OptionalClientAuth {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -511,9 +522,12 @@ impl TlsClientConfig {
             builder.with_root_certificates(roots(&self.cas)?)
         };
         let config = match (&self.key, &self.cert) {
-            (Some(key), Some(cert)) => builder
-                .with_client_auth_cert(cert.certs()?, key.key()?)
-                .map_err(|e| Error::TlsConfig { reason: format!("client key and certificate: {e}"), path: cert.path().map(Path::to_owned) })?,
+            (Some(key), Some(cert)) => {
+                builder.with_client_auth_cert(cert.certs()?, key.key()?).map_err(|e| Error::TlsConfig {
+                    reason: format!("client key and certificate: {e}"),
+                    path: cert.path().map(Path::to_owned),
+                })?
+            }
             (None, None) => builder.with_no_client_auth(),
             _ => {
                 return Err(Error::TlsConfig {
@@ -592,7 +606,10 @@ impl TlsListener {
         options: &TcpListenerOptions,
     ) -> Result<TlsListener, Error> {
         let Endpoint::Tls { host, port } = endpoint else {
-            return Err(Error::UnsupportedEndpoint { endpoint: endpoint.to_string(), reason: "not a tls:// endpoint" });
+            return Err(Error::UnsupportedEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: "not a tls:// endpoint",
+            });
         };
         let side = config.build()?;
         let tcp = TcpListener::bind_host(host, *port, options).await?;
@@ -700,14 +717,18 @@ fn classify(e: io::Error, peer: &PeerAddr) -> Error {
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidCertificate(problem)) => {
             let reason = match problem {
-                rustls::CertificateError::UnknownIssuer => "unknown issuer: not signed by a trusted CA".to_owned(),
+                rustls::CertificateError::UnknownIssuer => {
+                    "unknown issuer: not signed by a trusted CA".to_owned()
+                }
                 other => other.to_string(),
             };
             Error::CertificateRejected { peer, reason }
         }
         Some(rustls::Error::NoCertificatesPresented) => Error::ClientCertificateRequired { peer },
         Some(rustls::Error::AlertReceived(alert)) => Error::TlsAlert { peer, alert: format!("{alert:?}") },
-        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => Error::NotTls { peer },
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            Error::NotTls { peer }
+        }
         _ => Error::TlsHandshake { peer, source: e },
     }
 }
@@ -753,7 +774,9 @@ impl TlsStream {
         let timeout = config.handshake_timeout;
         let authorized = !config.danger_accept_invalid_certs;
         match tokio::time::timeout(timeout, connector.connect(server_name, tcp)).await {
-            Ok(Ok(stream)) => Ok(TlsStream { inner: tokio_rustls::TlsStream::Client(stream), peer, authorized }),
+            Ok(Ok(stream)) => {
+                Ok(TlsStream { inner: tokio_rustls::TlsStream::Client(stream), peer, authorized })
+            }
             Ok(Err(e)) => Err(classify(e, &peer)),
             Err(_) => Err(Error::HandshakeTimeout { peer, timeout }),
         }
@@ -767,7 +790,10 @@ impl TlsStream {
     pub async fn connect_endpoint(endpoint: &Endpoint, config: &TlsClientConfig) -> Result<TlsStream, Error> {
         match endpoint {
             Endpoint::Tls { host, port } => TlsStream::connect(host, *port, config).await,
-            _ => Err(Error::UnsupportedEndpoint { endpoint: endpoint.to_string(), reason: "not a tls:// endpoint" }),
+            _ => Err(Error::UnsupportedEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: "not a tls:// endpoint",
+            }),
         }
     }
 

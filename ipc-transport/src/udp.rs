@@ -392,7 +392,9 @@ where
             return Err(Error::DatagramTooLarge { len, max });
         }
         match this.outbox.back_mut() {
-            Some((open_to, datagram)) if this.options.pack && *open_to == to && datagram.len() + len <= max => {
+            Some((open_to, datagram))
+                if this.options.pack && *open_to == to && datagram.len() + len <= max =>
+            {
                 datagram.extend_from_slice(&this.scratch);
             }
             _ => this.outbox.push_back((to, this.scratch.split())),

@@ -276,7 +276,9 @@ impl Kind {
 /// A free loopback port (node-ipc reads port 0 as 8000).
 fn free_port(kind: Kind) -> u16 {
     match kind {
-        Kind::Udp4 | Kind::Udp6 => std::net::UdpSocket::bind((kind.ip(), 0)).unwrap().local_addr().unwrap().port(),
+        Kind::Udp4 | Kind::Udp6 => {
+            std::net::UdpSocket::bind((kind.ip(), 0)).unwrap().local_addr().unwrap().port()
+        }
         _ => interop::pick_loopback_port().unwrap(),
     }
 }
@@ -290,7 +292,8 @@ fn tls_server_json(pki: &Pki) -> String {
 }
 
 fn tls_client_json(pki: &Pki) -> String {
-    json!({"tls": {"private": pki.client_key, "public": pki.client_cert, "trustedConnections": [pki.ca]}}).to_string()
+    json!({"tls": {"private": pki.client_key, "public": pki.client_cert, "trustedConnections": [pki.ca]}})
+        .to_string()
 }
 
 /// A node-ipc server (the echo peer) answered by our framed client.
@@ -306,14 +309,14 @@ async fn node_server_our_client(flavor: NodeIpc, kind: Kind) {
     peer = match kind {
         Kind::Unix => peer.arg(format!("path={}", path.display())),
         Kind::Tcp => peer.args(["host=127.0.0.1".to_owned(), format!("port={port}")]),
-        Kind::Tls => {
-            peer.args(["host=127.0.0.1".to_owned(), format!("port={port}"), format!("config={}", tls_server_json(&pki))])
-        }
-        Kind::Udp4 | Kind::Udp6 => peer.args([
-            format!("host={}", kind.ip()),
+        Kind::Tls => peer.args([
+            "host=127.0.0.1".to_owned(),
             format!("port={port}"),
-            format!("udp={}", kind.name()),
+            format!("config={}", tls_server_json(&pki)),
         ]),
+        Kind::Udp4 | Kind::Udp6 => {
+            peer.args([format!("host={}", kind.ip()), format!("port={port}"), format!("udp={}", kind.name())])
+        }
     };
     let (peer, ready) = peer.spawn_ready(PEER_TIMEOUT).unwrap_or_else(|e| panic!("{who}: {e}"));
     let ready: Value = serde_json::from_str(&ready).unwrap();
@@ -338,7 +341,9 @@ async fn node_server_our_client(flavor: NodeIpc, kind: Kind) {
         }
         Kind::Udp4 | Kind::Udp6 => {
             let local = SocketAddr::new(kind.ip().parse().unwrap(), 0);
-            let ep = within("bind", UdpEndpoint::bind_with(local, JsonCodec::default(), udp_options())).await.unwrap();
+            let ep = within("bind", UdpEndpoint::bind_with(local, JsonCodec::default(), udp_options()))
+                .await
+                .unwrap();
             let server = SocketAddr::new(kind.ip().parse().unwrap(), port);
             udp_client_transcript(ep, server, version, &who).await;
         }
@@ -366,14 +371,12 @@ async fn node_client_our_server(flavor: NodeIpc, kind: Kind) {
     let who = format!("ipc-transport {} server <- {flavor} client", kind.name());
     let dir = tempfile::tempdir().unwrap();
     let pki = pki();
-    let script = rt
-        .script(format!("transport/client.{}", flavor.script_extension()))
-        .args([
-            format!("version={version}"),
-            format!("transport={}", kind.name()),
-            format!("vectors={}", golden_path().display()),
-            format!("count={PIPELINED}"),
-        ]);
+    let script = rt.script(format!("transport/client.{}", flavor.script_extension())).args([
+        format!("version={version}"),
+        format!("transport={}", kind.name()),
+        format!("vectors={}", golden_path().display()),
+        format!("count={PIPELINED}"),
+    ]);
     let total = transcript().len();
     match kind {
         Kind::Unix => {
@@ -408,10 +411,12 @@ async fn node_client_our_server(flavor: NodeIpc, kind: Kind) {
                 .private(&pki.server_key)
                 .public(&pki.server_cert)
                 .trusted_connections([&pki.ca]);
-            let mut listener =
-                within("bind", TlsListener::bind("127.0.0.1:0".parse().unwrap(), &config, &Default::default()))
-                    .await
-                    .unwrap();
+            let mut listener = within(
+                "bind",
+                TlsListener::bind("127.0.0.1:0".parse().unwrap(), &config, &Default::default()),
+            )
+            .await
+            .unwrap();
             let port = listener.local_addr().unwrap().port();
             let w = who.clone();
             let server = tokio::spawn(async move {
@@ -420,7 +425,11 @@ async fn node_client_our_server(flavor: NodeIpc, kind: Kind) {
                 echo_transcript(stream, version, w).await
             });
             let peer = script
-                .args(["host=localhost".to_owned(), format!("port={port}"), format!("config={}", tls_client_json(&pki))])
+                .args([
+                    "host=localhost".to_owned(),
+                    format!("port={port}"),
+                    format!("config={}", tls_client_json(&pki)),
+                ])
                 .spawn()
                 .unwrap();
             let peer = peer_result(peer, who.clone()).await;
@@ -430,7 +439,9 @@ async fn node_client_our_server(flavor: NodeIpc, kind: Kind) {
         Kind::Udp4 | Kind::Udp6 => {
             let ip = kind.ip();
             let local = SocketAddr::new(ip.parse().unwrap(), 0);
-            let ep = within("bind", UdpEndpoint::bind_with(local, JsonCodec::default(), udp_options())).await.unwrap();
+            let ep = within("bind", UdpEndpoint::bind_with(local, JsonCodec::default(), udp_options()))
+                .await
+                .unwrap();
             let port = ep.local_addr().unwrap().port();
             let peer_port = free_port(kind);
             let server = tokio::spawn(udp_echo_transcript(ep, version, who.clone()));
@@ -485,7 +496,9 @@ node_cells! {
 fn crate_transcript() -> Vec<node_ipc::Event> {
     expected_frames("14.0.0")
         .into_iter()
-        .map(|(_, frame)| node_ipc::Event::from_json(&frame[..frame.len() - 1]).expect("the crate parses the frame"))
+        .map(|(_, frame)| {
+            node_ipc::Event::from_json(&frame[..frame.len() - 1]).expect("the crate parses the frame")
+        })
         .collect()
 }
 
@@ -515,7 +528,9 @@ fn crate_client<S: std::io::Read + std::io::Write>(stream: S) {
     conn.flush().unwrap();
     let expected = expected_frames("14.0.0");
     for (index, (name, want)) in expected.iter().enumerate() {
-        let Some(node_ipc::Message::Event(echo)) = conn.recv().unwrap() else { panic!("echo {index} missing") };
+        let Some(node_ipc::Message::Event(echo)) = conn.recv().unwrap() else {
+            panic!("echo {index} missing")
+        };
         let got = echo.to_json_string();
         assert_eq!(got.as_bytes(), &want[..want.len() - 1], "crate client: echo {index} ({name})");
     }
@@ -548,7 +563,8 @@ async fn rust_crate_unix_client_our_server() {
     let path = dir.path().join("app.rust");
     let listener = within("bind", LocalListener::bind(&path)).await.unwrap();
     let who = "ipc-transport unix server <- node-ipc crate client".to_owned();
-    let server = tokio::spawn(async move { echo_transcript(listener.accept().await.unwrap(), "14.0.0", who).await });
+    let server =
+        tokio::spawn(async move { echo_transcript(listener.accept().await.unwrap(), "14.0.0", who).await });
     let client = std::thread::spawn(move || crate_client(node_ipc::local::connect(&path).unwrap()));
     assert_eq!(within("server", server).await.unwrap(), transcript().len());
     within("crate client", tokio::task::spawn_blocking(move || client.join())).await.unwrap().unwrap();
@@ -559,7 +575,8 @@ async fn rust_crate_tcp_client_our_server() {
     let listener = within("bind", TcpListener::bind("127.0.0.1:0".parse().unwrap())).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let who = "ipc-transport tcp server <- node-ipc crate client".to_owned();
-    let server = tokio::spawn(async move { echo_transcript(listener.accept().await.unwrap(), "14.0.0", who).await });
+    let server =
+        tokio::spawn(async move { echo_transcript(listener.accept().await.unwrap(), "14.0.0", who).await });
     let client = std::thread::spawn(move || crate_client(node_ipc::tcp::connect(addr).unwrap()));
     assert_eq!(within("server", server).await.unwrap(), transcript().len());
     within("crate client", tokio::task::spawn_blocking(move || client.join())).await.unwrap().unwrap();

@@ -80,7 +80,10 @@ async fn max_connections_closes_extra_clients_at_accept() {
     let mut clients = Vec::new();
     let mut servers = Vec::new();
     for _ in 0..2 {
-        clients.push(framed(within("connect", LocalStream::connect(&path)).await.unwrap(), JsonCodec::default()));
+        clients.push(framed(
+            within("connect", LocalStream::connect(&path)).await.unwrap(),
+            JsonCodec::default(),
+        ));
         servers.push(framed(within("accept", listener.accept()).await.unwrap(), JsonCodec::default()));
     }
     assert_eq!(listener.open_connections(), 2);
@@ -191,7 +194,8 @@ async fn one_listener_shared_by_several_accept_loops() {
         });
     }
     for i in 0..4 {
-        let mut c = framed(within("connect", LocalStream::connect(&path)).await.unwrap(), JsonCodec::default());
+        let mut c =
+            framed(within("connect", LocalStream::connect(&path)).await.unwrap(), JsonCodec::default());
         within("send", c.send(Event::new(format!("hello{i}"), json!(i)))).await.unwrap();
     }
     let mut got = Vec::new();
@@ -245,7 +249,9 @@ async fn socket_root_is_created_private() {
     let root = dir.path().join("node-ipc");
     let rules = SocketPathRules::new(format!("{}/", root.display()), "app.");
     let endpoint: Endpoint = "id:world".parse().unwrap();
-    let listener = within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default())).await.unwrap();
+    let listener = within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default()))
+        .await
+        .unwrap();
     assert_eq!(listener.path(), root.join("app.world"));
     assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
     let _c = within("connect id", LocalStream::connect_endpoint(&endpoint, &rules)).await.unwrap();
@@ -254,7 +260,9 @@ async fn socket_root_is_created_private() {
 
     // an existing root open to others is made private again
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
-    let _l = within("bind again", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default())).await.unwrap();
+    let _l = within("bind again", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default()))
+        .await
+        .unwrap();
     assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
 }
 
@@ -266,7 +274,8 @@ async fn socket_root_behind_a_symlink_is_refused() {
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&real, &link).unwrap();
     let rules = SocketPathRules::new(format!("{}/", link.display()), "app.");
-    match within("bind", LocalListener::bind_endpoint(&Endpoint::id("x"), &rules, &Default::default())).await {
+    match within("bind", LocalListener::bind_endpoint(&Endpoint::id("x"), &rules, &Default::default())).await
+    {
         Err(Error::InsecureSocketRoot { path, reason }) => {
             assert_eq!(path, link);
             assert!(reason.contains("symbolic link"), "{reason}");
@@ -276,7 +285,9 @@ async fn socket_root_behind_a_symlink_is_refused() {
     assert!(fs::read_dir(&real).unwrap().next().is_none(), "nothing bound through the link");
     // with the check off (node-ipc `secureSocketRoot: false`) it binds
     let lax = rules.with_secure_socket_root(false);
-    within("bind lax", LocalListener::bind_endpoint(&Endpoint::id("x"), &lax, &Default::default())).await.unwrap();
+    within("bind lax", LocalListener::bind_endpoint(&Endpoint::id("x"), &lax, &Default::default()))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -321,4 +332,30 @@ async fn connect_errors_are_typed() {
         LocalStream::connect_endpoint(&Endpoint::tcp("127.0.0.1", 1), &SocketPathRules::v9()).await,
         Err(Error::UnsupportedEndpoint { .. })
     ));
+}
+
+#[tokio::test]
+async fn guarded_profile_closes_a_connection_stuck_in_a_frame() {
+    use std::time::{Duration, Instant};
+
+    use ipc_codec::{CodecError, Profile, Rules};
+    use tokio::io::AsyncWriteExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_l, mut client, server) = pair(&dir.path().join("app.guarded")).await;
+    let timeout = Duration::from_millis(200);
+    let codec = JsonCodec::builder()
+        .rules(Rules::new(Profile::Guarded).with_message_timeout(Some(timeout)))
+        .build()
+        .unwrap();
+    let mut server = framed(server, codec);
+    within("write", client.write_all(b"{\"type\":\"ok\",\"data\":1}\x0c{\"type\":\"stuck\"")).await.unwrap();
+    assert_eq!(within("whole frame", server.next()).await.unwrap().unwrap().event_type(), "ok");
+    let started = Instant::now();
+    match within("the deadline", server.next()).await {
+        Some(Err(CodecError::Io(e))) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(within("then the end", server.next()).await.is_none());
 }

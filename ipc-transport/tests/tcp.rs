@@ -50,7 +50,8 @@ async fn half_close() {
 async fn abrupt_close() {
     let (l, client, server) = pair_on("127.0.0.1").await;
     common::abrupt_close_mid_frame(client, server).await;
-    let client = within("connect", TcpStream::connect("127.0.0.1", l.local_addr().unwrap().port())).await.unwrap();
+    let client =
+        within("connect", TcpStream::connect("127.0.0.1", l.local_addr().unwrap().port())).await.unwrap();
     let server = within("accept", l.accept()).await.unwrap();
     common::abrupt_close_peer_gone(client, server).await;
 }
@@ -73,7 +74,8 @@ async fn interface_options_bind_the_client() {
     let port = listener.local_addr().unwrap().port();
     // a free local port: bind one, let it go
     let local_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let opts = TcpConnectOptions::default().local_address("127.0.0.1".parse().unwrap()).local_port(local_port);
+    let opts =
+        TcpConnectOptions::default().local_address("127.0.0.1".parse().unwrap()).local_port(local_port);
     let client = within("connect", TcpStream::connect_with("127.0.0.1", port, &opts)).await.unwrap();
     let server = within("accept", listener.accept()).await.unwrap();
     assert_eq!(server.peer().socket_addr().unwrap(), SocketAddr::from(([127, 0, 0, 1], local_port)));
@@ -82,8 +84,15 @@ async fn interface_options_bind_the_client() {
     // family filters the resolved addresses
     let v4_only = TcpConnectOptions::default().family(IpFamily::V4);
     within("connect v4", TcpStream::connect_with("localhost", port, &v4_only)).await.unwrap();
-    match within("connect v6 to a v4 literal", TcpStream::connect_with("127.0.0.1", port, &TcpConnectOptions::default().family(IpFamily::V6))).await {
-        Err(Error::NoAddress { host, port: p, family: Some("IPv6") }) => assert_eq!((host.as_str(), p), ("127.0.0.1", port)),
+    match within(
+        "connect v6 to a v4 literal",
+        TcpStream::connect_with("127.0.0.1", port, &TcpConnectOptions::default().family(IpFamily::V6)),
+    )
+    .await
+    {
+        Err(Error::NoAddress { host, port: p, family: Some("IPv6") }) => {
+            assert_eq!((host.as_str(), p), ("127.0.0.1", port))
+        }
         other => panic!("expected NoAddress, got {other:?}"),
     }
 }
@@ -95,8 +104,10 @@ async fn endpoints_bind_and_connect() {
     let addr = listener.local_addr().unwrap();
     assert!(addr.is_ipv6());
     let target: Endpoint = format!("tcp://[::1]:{}", addr.port()).parse().unwrap();
-    let mut client =
-        framed(within("connect", TcpStream::connect_endpoint(&target, &Default::default())).await.unwrap(), JsonCodec::default());
+    let mut client = framed(
+        within("connect", TcpStream::connect_endpoint(&target, &Default::default())).await.unwrap(),
+        JsonCodec::default(),
+    );
     let mut server = framed(within("accept", listener.accept()).await.unwrap(), JsonCodec::default());
     within("send", client.send(Event::new("hello", json!("v6")))).await.unwrap();
     assert_eq!(within("recv", server.next()).await.unwrap().unwrap().data().unwrap(), json!("v6"));
@@ -121,11 +132,15 @@ async fn connect_refused_is_typed() {
 #[tokio::test]
 async fn max_connections_closes_extra_clients_at_accept() {
     let opts = TcpListenerOptions::default().max_connections(2);
-    let listener = within("bind", TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), &opts)).await.unwrap();
+    let listener =
+        within("bind", TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), &opts)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut pairs = Vec::new();
     for _ in 0..2 {
-        let c = framed(within("connect", TcpStream::connect("127.0.0.1", port)).await.unwrap(), JsonCodec::default());
+        let c = framed(
+            within("connect", TcpStream::connect("127.0.0.1", port)).await.unwrap(),
+            JsonCodec::default(),
+        );
         let s = framed(within("accept", listener.accept()).await.unwrap(), JsonCodec::default());
         pairs.push((c, s));
     }

@@ -76,7 +76,9 @@ async fn abrupt_close() {
     common::abrupt_close_mid_frame(client, server).await;
     let port = l.local_addr().unwrap().port();
     let client = client_config(&pki);
-    let (c, s) = within("handshake", async { tokio::join!(TlsStream::connect("localhost", port, &client), l.accept()) })
+    let (c, s) = within("handshake", async {
+        tokio::join!(TlsStream::connect("localhost", port, &client), l.accept())
+    })
     .await;
     common::abrupt_close_peer_gone(c.unwrap(), s.unwrap()).await;
 }
@@ -90,7 +92,9 @@ async fn ipv6_and_ip_address_names_verify() {
         assert!(c.get_ref().is_authorized());
         assert!(!s.is_authorized(), "no client certificate was asked for");
         assert_eq!(s.peer(), &PeerAddr::Tls(c.get_ref().get_ref().local_addr().unwrap()));
-        assert!(matches!(c.get_ref().peer(), PeerAddr::Tls(a) if a.ip() == ip.parse::<std::net::IpAddr>().unwrap()));
+        assert!(
+            matches!(c.get_ref().peer(), PeerAddr::Tls(a) if a.ip() == ip.parse::<std::net::IpAddr>().unwrap())
+        );
         let mut s = framed(s, JsonCodec::default());
         within("send", c.send(Event::new("over", json!(host)))).await.unwrap();
         assert_eq!(within("recv", s.next()).await.unwrap().unwrap().data().unwrap(), json!(host));
@@ -137,7 +141,9 @@ async fn server_name_is_verified_by_default() {
     let client = client_config(&pki).server_name("not-this-server.example");
     let (_l, c, _s) = pair_with("127.0.0.1", "127.0.0.1", &server_config(&pki), &client).await;
     match c {
-        Err(Error::CertificateRejected { reason, .. }) => assert!(reason.contains("not valid for name"), "{reason}"),
+        Err(Error::CertificateRejected { reason, .. }) => {
+            assert!(reason.contains("not valid for name"), "{reason}")
+        }
         other => panic!("expected CertificateRejected, got {other:?}"),
     }
 }
@@ -158,7 +164,8 @@ async fn danger_accept_invalid_certs_turns_verification_off() {
 #[tokio::test]
 async fn missing_client_certificate_when_required() {
     let pki = pki();
-    let server = server_config(&pki).trusted_connections([&pki.ca]).request_cert(true).reject_unauthorized(true);
+    let server =
+        server_config(&pki).trusted_connections([&pki.ca]).request_cert(true).reject_unauthorized(true);
     let (_l, c, s) = pair_with("127.0.0.1", "localhost", &server, &client_config(&pki)).await;
     match s {
         Err(Error::ClientCertificateRequired { peer }) => assert!(matches!(peer, PeerAddr::Tls(_))),
@@ -179,7 +186,9 @@ async fn client_certificate_from_an_untrusted_ca_is_rejected() {
     let client = client_config(&pki).private(&pki.other_client_key).public(&pki.other_client_cert);
     let (_l, _c, s) = pair_with("127.0.0.1", "localhost", &server, &client).await;
     match s {
-        Err(Error::CertificateRejected { reason, .. }) => assert!(reason.to_lowercase().contains("unknown issuer"), "{reason}"),
+        Err(Error::CertificateRejected { reason, .. }) => {
+            assert!(reason.to_lowercase().contains("unknown issuer"), "{reason}")
+        }
         other => panic!("expected CertificateRejected, got {other:?}"),
     }
 }
@@ -203,12 +212,15 @@ async fn reject_unauthorized_off_lets_unverified_clients_in() {
 #[tokio::test]
 async fn plaintext_client_on_a_tls_server() {
     let pki = pki();
-    let mut listener =
-        within("bind", TlsListener::bind("127.0.0.1:0".parse().unwrap(), &server_config(&pki), &Default::default()))
-            .await
-            .unwrap();
+    let mut listener = within(
+        "bind",
+        TlsListener::bind("127.0.0.1:0".parse().unwrap(), &server_config(&pki), &Default::default()),
+    )
+    .await
+    .unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut plain = framed(within("connect", TcpStream::connect("127.0.0.1", port)).await.unwrap(), JsonCodec::default());
+    let mut plain =
+        framed(within("connect", TcpStream::connect("127.0.0.1", port)).await.unwrap(), JsonCodec::default());
     within("send plaintext", plain.send(Event::new("app.message", json!({"id": "plain"})))).await.unwrap();
     match within("accept", listener.accept()).await {
         Err(e @ Error::NotTls { .. }) => assert!(e.is_connection_error()),
@@ -223,13 +235,17 @@ async fn silent_client_times_out_without_blocking_others() {
     let pki = pki();
     let config = server_config(&pki).handshake_timeout(Duration::from_millis(300));
     let mut listener =
-        within("bind", TlsListener::bind("127.0.0.1:0".parse().unwrap(), &config, &Default::default())).await.unwrap();
+        within("bind", TlsListener::bind("127.0.0.1:0".parse().unwrap(), &config, &Default::default()))
+            .await
+            .unwrap();
     let port = listener.local_addr().unwrap().port();
     let _silent = within("connect silent", TcpStream::connect("127.0.0.1", port)).await.unwrap();
     // a real client connecting after the silent one is served first
     let client = client_config(&pki);
-    let (c, s) =
-        within("handshake", async { tokio::join!(TlsStream::connect("localhost", port, &client), listener.accept()) }).await;
+    let (c, s) = within("handshake", async {
+        tokio::join!(TlsStream::connect("localhost", port, &client), listener.accept())
+    })
+    .await;
     c.unwrap();
     s.unwrap();
     match within("the silent one", listener.accept()).await {
@@ -243,11 +259,15 @@ async fn max_connections_closes_extra_clients_at_accept() {
     let pki = pki();
     let opts = TcpListenerOptions::default().max_connections(1);
     let mut listener =
-        within("bind", TlsListener::bind("127.0.0.1:0".parse().unwrap(), &server_config(&pki), &opts)).await.unwrap();
+        within("bind", TlsListener::bind("127.0.0.1:0".parse().unwrap(), &server_config(&pki), &opts))
+            .await
+            .unwrap();
     let port = listener.local_addr().unwrap().port();
     let client = client_config(&pki);
-    let (c, s) =
-        within("handshake", async { tokio::join!(TlsStream::connect("localhost", port, &client), listener.accept()) }).await;
+    let (c, s) = within("handshake", async {
+        tokio::join!(TlsStream::connect("localhost", port, &client), listener.accept())
+    })
+    .await;
     let (mut c, mut s) = (framed(c.unwrap(), JsonCodec::default()), framed(s.unwrap(), JsonCodec::default()));
     let mut extra = within("connect a second", TcpStream::connect("127.0.0.1", port)).await.unwrap();
     match within("accept the second", listener.accept()).await {
@@ -267,15 +287,29 @@ async fn configuration_errors_are_typed() {
     let pki = pki();
     let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
     match TlsListener::bind(addr, &TlsServerConfig::new(), &Default::default()).await {
-        Err(Error::TlsConfig { reason, .. }) => assert!(reason.contains("private key and a certificate"), "{reason}"),
+        Err(Error::TlsConfig { reason, .. }) => {
+            assert!(reason.contains("private key and a certificate"), "{reason}")
+        }
         other => panic!("expected TlsConfig, got {other:?}"),
     }
     let missing = pki.dir.path().join("missing.key");
-    match TlsListener::bind(addr, &TlsServerConfig::new().private(&missing).public(&pki.server_cert), &Default::default()).await {
+    match TlsListener::bind(
+        addr,
+        &TlsServerConfig::new().private(&missing).public(&pki.server_cert),
+        &Default::default(),
+    )
+    .await
+    {
         Err(Error::TlsConfig { path, .. }) => assert_eq!(path.as_deref(), Some(missing.as_path())),
         other => panic!("expected TlsConfig, got {other:?}"),
     }
-    match TlsListener::bind(addr, &TlsServerConfig::new().private(&pki.server_cert).public(&pki.server_cert), &Default::default()).await {
+    match TlsListener::bind(
+        addr,
+        &TlsServerConfig::new().private(&pki.server_cert).public(&pki.server_cert),
+        &Default::default(),
+    )
+    .await
+    {
         Err(Error::TlsConfig { reason, .. }) => assert!(reason.contains("PRIVATE KEY"), "{reason}"),
         other => panic!("expected TlsConfig, got {other:?}"),
     }
@@ -301,11 +335,15 @@ async fn in_memory_pem_and_endpoints() {
     let read = |p: &std::path::Path| std::fs::read(p).unwrap();
     let server = TlsServerConfig::new().key_pem(read(&pki.server_key)).cert_pem(read(&pki.server_cert));
     let endpoint: Endpoint = "tls://127.0.0.1:0".parse().unwrap();
-    let mut listener = within("bind", TlsListener::bind_endpoint(&endpoint, &server, &Default::default())).await.unwrap();
+    let mut listener =
+        within("bind", TlsListener::bind_endpoint(&endpoint, &server, &Default::default())).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let client = TlsClientConfig::new().ca_pem(read(&pki.ca));
     let target: Endpoint = format!("tls://localhost:{port}").parse().unwrap();
-    let (c, s) = within("handshake", async { tokio::join!(TlsStream::connect_endpoint(&target, &client), listener.accept()) }).await;
+    let (c, s) = within("handshake", async {
+        tokio::join!(TlsStream::connect_endpoint(&target, &client), listener.accept())
+    })
+    .await;
     let (mut c, mut s) = (framed(c.unwrap(), JsonCodec::default()), framed(s.unwrap(), JsonCodec::default()));
     within("send", c.send(Event::new("pem", json!(null)))).await.unwrap();
     assert_eq!(within("recv", s.next()).await.unwrap().unwrap().event_type(), "pem");

@@ -16,11 +16,15 @@ use ipc_transport::{batch_writer, Endpoint, Error};
 use serde_json::json;
 
 async fn endpoint(ip: &str) -> UdpEndpoint {
-    within("bind", UdpEndpoint::bind(SocketAddr::new(ip.parse().unwrap(), 0), JsonCodec::default())).await.unwrap()
+    within("bind", UdpEndpoint::bind(SocketAddr::new(ip.parse().unwrap(), 0), JsonCodec::default()))
+        .await
+        .unwrap()
 }
 
 async fn endpoint_with(options: UdpOptions) -> UdpEndpoint {
-    within("bind", UdpEndpoint::bind_with("127.0.0.1:0".parse().unwrap(), JsonCodec::default(), options)).await.unwrap()
+    within("bind", UdpEndpoint::bind_with("127.0.0.1:0".parse().unwrap(), JsonCodec::default(), options))
+        .await
+        .unwrap()
 }
 
 fn raw_sender(ip: &str) -> StdUdp {
@@ -52,7 +56,13 @@ async fn ten_thousand_pipelined_events_each_way() {
     for ip in ["127.0.0.1", "::1"] {
         // UDP has no flow control: give the bursts room (node's recvBufferSize)
         let opts = UdpOptions::default().recv_buffer_size(4 << 20);
-        let bind = |ip: &str| UdpEndpoint::bind_with(SocketAddr::new(ip.parse().unwrap(), 0), JsonCodec::default(), opts.clone());
+        let bind = |ip: &str| {
+            UdpEndpoint::bind_with(
+                SocketAddr::new(ip.parse().unwrap(), 0),
+                JsonCodec::default(),
+                opts.clone(),
+            )
+        };
         let a = within("bind", bind(ip)).await.unwrap();
         let b = within("bind", bind(ip)).await.unwrap();
         let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
@@ -81,7 +91,11 @@ async fn pump(endpoint: UdpEndpoint, peer: SocketAddr, me: &'static str, n: usiz
         let (event, from) = stream.next().await.expect("stream ended").expect("receive");
         assert_eq!(from, peer);
         let data = event.data().unwrap();
-        assert_eq!((data["i"].as_u64(), data["from"] == me), (Some(i as u64), false), "{me}: lost or reordered");
+        assert_eq!(
+            (data["i"].as_u64(), data["from"] == me),
+            (Some(i as u64), false),
+            "{me}: lost or reordered"
+        );
     }
     producer.await.unwrap();
     let _sink = writer.await.unwrap().expect("writer");
@@ -149,7 +163,9 @@ async fn partial_state_is_bounded_by_bytes() {
     let s = raw_sender("127.0.0.1");
     s.send_to(b"{\"type\":\"too long to keep\"", to).unwrap();
     match within("receive", server.next()).await.unwrap() {
-        Err(Error::PartialFrameDropped { bytes: 26, reason, .. }) => assert!(reason.contains("max_partial_bytes")),
+        Err(Error::PartialFrameDropped { bytes: 26, reason, .. }) => {
+            assert!(reason.contains("max_partial_bytes"))
+        }
         other => panic!("expected PartialFrameDropped, got {other:?}"),
     }
     assert_eq!(server.partial_sources(), 0);
@@ -199,11 +215,16 @@ async fn bad_frame_is_reported_and_the_rest_delivered() {
 async fn raw_mode_delivers_one_datagram_as_one_chunk() {
     let opts = UdpOptions::default().pack_frames(false);
     let codec = RawCodec::new(Encoding::Utf8);
-    let mut a = within("bind", UdpEndpoint::bind_with("127.0.0.1:0".parse().unwrap(), codec, opts.clone())).await.unwrap();
-    let mut b = within("bind", UdpEndpoint::bind_with("127.0.0.1:0".parse().unwrap(), codec, opts)).await.unwrap();
+    let mut a = within("bind", UdpEndpoint::bind_with("127.0.0.1:0".parse().unwrap(), codec, opts.clone()))
+        .await
+        .unwrap();
+    let mut b =
+        within("bind", UdpEndpoint::bind_with("127.0.0.1:0".parse().unwrap(), codec, opts)).await.unwrap();
     let to = b.local_addr().unwrap();
     let chunks = [Bytes::from_static(b"first\x0cwith a delimiter"), Bytes::from_static(b"second")];
-    within("send", a.send_all(&mut futures::stream::iter(chunks.clone().map(|c| Ok((c, to)))))).await.unwrap();
+    within("send", a.send_all(&mut futures::stream::iter(chunks.clone().map(|c| Ok((c, to))))))
+        .await
+        .unwrap();
     for chunk in chunks {
         let (got, from) = within("receive", b.next()).await.unwrap().unwrap();
         assert_eq!((got, from), (chunk, a.local_addr().unwrap()));
@@ -226,13 +247,18 @@ async fn oversized_event_is_refused() {
 #[tokio::test]
 async fn endpoints_bind_by_family() {
     let v4: Endpoint = "udp4://localhost:0".parse().unwrap();
-    let e4 = within("bind udp4", UdpEndpoint::bind_endpoint(&v4, JsonCodec::default(), Default::default())).await.unwrap();
+    let e4 = within("bind udp4", UdpEndpoint::bind_endpoint(&v4, JsonCodec::default(), Default::default()))
+        .await
+        .unwrap();
     assert!(e4.local_addr().unwrap().is_ipv4());
     let v6: Endpoint = "udp6://[::1]:0".parse().unwrap();
-    let e6 = within("bind udp6", UdpEndpoint::bind_endpoint(&v6, JsonCodec::default(), Default::default())).await.unwrap();
+    let e6 = within("bind udp6", UdpEndpoint::bind_endpoint(&v6, JsonCodec::default(), Default::default()))
+        .await
+        .unwrap();
     assert!(e6.local_addr().unwrap().is_ipv6());
     assert!(matches!(
-        UdpEndpoint::bind_endpoint(&Endpoint::tcp("127.0.0.1", 0), JsonCodec::default(), Default::default()).await,
+        UdpEndpoint::bind_endpoint(&Endpoint::tcp("127.0.0.1", 0), JsonCodec::default(), Default::default())
+            .await,
         Err(Error::UnsupportedEndpoint { .. })
     ));
 }

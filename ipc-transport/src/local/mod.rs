@@ -11,7 +11,8 @@
 //! - **`unlink`** (on by default) removes a stale socket file before binding,
 //!   but never a path that is not a socket ([`Error::NotASocket`]) and never the
 //!   socket of a live server: the path is probed with a connection first
-//!   ([`Error::AddrInUse`] with `live: true`). With `unlink` off the path is left
+//!   ([`Error::AddrInUse`] with `live: true`; the live server then accepts the
+//!   probe, a connection that closes at once). With `unlink` off the path is left
 //!   alone and an existing one is [`Error::AddrInUse`]. To serve one path from
 //!   several tasks (node-ipc's cluster example), share one listener: `accept`
 //!   takes `&self`, so an `Arc<LocalListener>` can run many accept loops.
@@ -195,7 +196,10 @@ impl LocalListener {
     /// `unlink` is off), [`Error::NotASocket`] when `unlink` meets a file that is
     /// not a socket, [`Error::InsecureSocketRoot`] when the socket root fails its
     /// checks, [`Error::Bind`] for other failures.
-    pub async fn bind_with(path: impl AsRef<Path>, options: &LocalListenerOptions) -> Result<LocalListener, Error> {
+    pub async fn bind_with(
+        path: impl AsRef<Path>,
+        options: &LocalListenerOptions,
+    ) -> Result<LocalListener, Error> {
         let path = path.as_ref();
         let (sys, path) = sys::Listener::bind(path, options).await?;
         Ok(LocalListener { sys, path, limit: ConnectionLimit::new(options.max_connections) })
@@ -297,7 +301,10 @@ impl LocalStream {
     /// # Errors
     ///
     /// [`Error::UnsupportedEndpoint`] for network endpoints, else as [`LocalStream::connect`].
-    pub async fn connect_endpoint(endpoint: &Endpoint, rules: &SocketPathRules) -> Result<LocalStream, Error> {
+    pub async fn connect_endpoint(
+        endpoint: &Endpoint,
+        rules: &SocketPathRules,
+    ) -> Result<LocalStream, Error> {
         match endpoint.socket_path(rules) {
             Some(path) => LocalStream::connect(path).await,
             None => Err(Error::UnsupportedEndpoint {

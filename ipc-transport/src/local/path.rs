@@ -144,7 +144,11 @@ impl SocketPathRules {
     /// Your own root and appspace, secure socket root on. Include the
     /// trailing `/` in the root: the parts are concatenated as strings.
     pub fn new(socket_root: impl Into<String>, appspace: impl Into<String>) -> SocketPathRules {
-        SocketPathRules { socket_root: socket_root.into(), appspace: appspace.into(), secure_socket_root: true }
+        SocketPathRules {
+            socket_root: socket_root.into(),
+            appspace: appspace.into(),
+            secure_socket_root: true,
+        }
     }
 
     /// Replaces the socket root (node-ipc `socketRoot`).
@@ -249,7 +253,10 @@ mod tests {
             let root = per_user_socket_root();
             let xdg = std::env::var("XDG_RUNTIME_DIR").unwrap_or_default();
             if xdg.is_empty() {
-                assert!(root.ends_with(&format!("node-ipc-{}/", rustix::process::getuid().as_raw())), "{root}");
+                assert!(
+                    root.ends_with(&format!("node-ipc-{}/", rustix::process::getuid().as_raw())),
+                    "{root}"
+                );
             } else {
                 assert!(root.ends_with("/node-ipc/"), "{root}");
             }

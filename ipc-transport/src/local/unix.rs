@@ -25,7 +25,10 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    pub(super) async fn bind(path: &Path, options: &LocalListenerOptions) -> Result<(Listener, PathBuf), Error> {
+    pub(super) async fn bind(
+        path: &Path,
+        options: &LocalListenerOptions,
+    ) -> Result<(Listener, PathBuf), Error> {
         let bind_err = |source| Error::Bind { endpoint: format!("unix:{}", path.display()), source };
         if let Some(root) = &options.socket_root {
             if is_inside(root, path).map_err(bind_err)? {
@@ -37,7 +40,9 @@ impl Listener {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(bind_err(e)),
             Ok(_) if !options.unlink => return Err(Error::AddrInUse { path: path.to_owned(), live: false }),
-            Ok(meta) if !meta.file_type().is_socket() => return Err(Error::NotASocket { path: path.to_owned() }),
+            Ok(meta) if !meta.file_type().is_socket() => {
+                return Err(Error::NotASocket { path: path.to_owned() })
+            }
             Ok(_) => remove_if_stale(path).await?,
         }
         let inner = UnixListener::bind(path).map_err(|e| match e.kind() {

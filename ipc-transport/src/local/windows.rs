@@ -25,7 +25,10 @@ pub(super) struct Listener {
 }
 
 impl Listener {
-    pub(super) async fn bind(path: &Path, options: &LocalListenerOptions) -> Result<(Listener, PathBuf), Error> {
+    pub(super) async fn bind(
+        path: &Path,
+        options: &LocalListenerOptions,
+    ) -> Result<(Listener, PathBuf), Error> {
         let name = windows_pipe_name(&path.to_string_lossy());
         let first = ServerOptions::new().first_pipe_instance(options.unlink).create(&name).map_err(|e| {
             if e.raw_os_error() == Some(ERROR_ACCESS_DENIED) {

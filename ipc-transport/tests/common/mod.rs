@@ -92,7 +92,9 @@ where
 {
     let mut a = framed(a, JsonCodec::default());
     let mut b = framed(b, JsonCodec::default());
-    within("a sends", ipc_transport::send_batch(&mut a, (0..3).map(|i| Event::new("q", json!(i))))).await.unwrap();
+    within("a sends", ipc_transport::send_batch(&mut a, (0..3).map(|i| Event::new("q", json!(i)))))
+        .await
+        .unwrap();
     within("a half-closes", SinkExt::<Event>::close(&mut a)).await.unwrap();
     for i in 0..3 {
         let event = within("b reads", b.next()).await.unwrap().unwrap();
