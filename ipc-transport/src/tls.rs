@@ -278,7 +278,12 @@ impl TlsServerConfig {
         })?;
         Ok(ServerSide {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
-            checker: if reject { None } else { checker },
+            client_check: match (request_cert, reject, checker) {
+                (false, _, _) => ClientCheck::NotRequested,
+                (true, true, _) => ClientCheck::InHandshake,
+                (true, false, Some(checker)) => ClientCheck::After(checker),
+                (true, false, None) => ClientCheck::NothingToTrust,
+            },
             timeout: self.handshake_timeout,
         })
     }
@@ -288,9 +293,21 @@ impl TlsServerConfig {
 #[derive(Clone)]
 struct ServerSide {
     acceptor: tokio_rustls::TlsAcceptor,
-    /// Verifies client certificates after the fact when unverified clients are let in.
-    checker: Option<Arc<dyn ClientCertVerifier>>,
+    client_check: ClientCheck,
     timeout: Duration,
+}
+
+/// How a server tells whether a client certificate is authorized.
+#[derive(Clone)]
+enum ClientCheck {
+    /// No client certificate is asked for.
+    NotRequested,
+    /// rustls verified it during the handshake (unverified clients fail it).
+    InHandshake,
+    /// Unverified clients are let in; verify against the trusted CAs afterwards.
+    After(Arc<dyn ClientCertVerifier>),
+    /// Asked for, but there are no trusted CAs: never authorized.
+    NothingToTrust,
 }
 
 /// Asks for a client certificate, accepts any (or none); [`TlsStream::is_authorized`] tells.
@@ -693,14 +710,13 @@ async fn server_handshake(tcp: TcpStream, side: ServerSide) -> Result<TlsStream,
         let stream = side.acceptor.accept(tcp).await.map_err(|e| classify(e, &peer))?;
         let authorized = {
             let (_, state) = stream.get_ref();
-            match (state.peer_certificates(), &side.checker) {
-                (None, _) => false,
-                (Some([]), _) => false,
-                (Some([end_entity, intermediates @ ..]), Some(checker)) => {
+            match (state.peer_certificates(), &side.client_check) {
+                (None | Some([]), _) => false,
+                (Some(_), ClientCheck::InHandshake) => true,
+                (Some([end_entity, intermediates @ ..]), ClientCheck::After(checker)) => {
                     checker.verify_client_cert(end_entity, intermediates, UnixTime::now()).is_ok()
                 }
-                // verified during the handshake
-                (Some(_), None) => true,
+                (Some(_), ClientCheck::NotRequested | ClientCheck::NothingToTrust) => false,
             }
         };
         Ok(TlsStream { inner: tokio_rustls::TlsStream::Server(stream), peer: peer.clone(), authorized })

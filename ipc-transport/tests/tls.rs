@@ -207,6 +207,14 @@ async fn reject_unauthorized_off_lets_unverified_clients_in() {
         c.unwrap();
         assert_eq!(s.unwrap().is_authorized(), authorized);
     }
+    // asking for certificates with nothing to verify them against: never authorized
+    let blind = server_config(&pki).request_cert(true).reject_unauthorized(false);
+    let client = client_config(&pki).private(&pki.client_key).public(&pki.client_cert);
+    let (_l, c, s) = pair_with("127.0.0.1", "localhost", &blind, &client).await;
+    c.unwrap();
+    let s = s.unwrap();
+    assert_eq!(s.peer_certificates().len(), 1);
+    assert!(!s.is_authorized());
 }
 
 #[tokio::test]
