@@ -40,10 +40,10 @@
 //!
 //! | feature | module | server side | client side |
 //! |---|---|---|---|
-//! | `local` | [`local`] | [`local::LocalListener`] | [`local::LocalStream::connect`] |
-//! | `tcp` | [`tcp`] | [`tcp::TcpListener`] | [`tcp::TcpStream::connect`] |
-//! | `tls` | [`tls`] | [`tls::TlsListener`] | [`tls::TlsStream::connect`] |
-//! | `udp` | [`udp`] | [`udp::UdpEndpoint`] (both sides) | |
+//! | `local` | `local` | `local::LocalListener` | `local::LocalStream::connect` |
+//! | `tcp` | `tcp` | `tcp::TcpListener` | `tcp::TcpStream::connect` |
+//! | `tls` | `tls` | `tls::TlsListener` | `tls::TlsStream::connect` |
+//! | `udp` | `udp` | `udp::UdpEndpoint` (both sides) | |
 //!
 //! Every stream is `AsyncRead + AsyncWrite` and knows its [`PeerAddr`];
 //! [`framed`] wraps one in a `Framed` that also enforces the codec's
