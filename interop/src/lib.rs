@@ -35,6 +35,7 @@
 //! s.write_all(b"{\"type\":\"ping\",\"data\":1}\x0c").unwrap();
 //! ```
 
+#![forbid(unsafe_code)]
 mod error;
 mod install;
 mod process;
