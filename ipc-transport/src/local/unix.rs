@@ -52,17 +52,8 @@ impl Listener {
         let meta = fs::symlink_metadata(path).map_err(bind_err)?;
         let identity = Some((meta.dev(), meta.ino()));
         let listener = Listener { inner, path: path.to_owned(), identity };
-        let mut add = 0;
-        if options.readable_all {
-            add |= 0o444;
-        }
-        if options.writable_all {
-            add |= 0o222;
-        }
-        if add != 0 && meta.mode() & add != add {
-            // as libuv's uv_pipe_chmod: keep the mode, add the bits
-            fs::set_permissions(path, fs::Permissions::from_mode((meta.mode() | add) & 0o7777))
-                .map_err(bind_err)?;
+        if let Some(mode) = widened_mode(meta.mode(), options.readable_all, options.writable_all) {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(bind_err)?;
         }
         Ok((listener, path.to_owned()))
     }
@@ -82,6 +73,14 @@ impl Drop for Listener {
             }
         }
     }
+}
+
+/// The socket file's new mode for node's `readableAll` / `writableAll`, as
+/// libuv's `uv_pipe_chmod`: keep the mode, add read (write) for everyone;
+/// `None` when nothing changes.
+fn widened_mode(mode: u32, readable_all: bool, writable_all: bool) -> Option<u32> {
+    let add = if readable_all { 0o444 } else { 0 } | if writable_all { 0o222 } else { 0 };
+    (mode & add != add).then_some((mode | add) & 0o7777)
 }
 
 pub(super) async fn connect(path: &Path) -> io::Result<(Stream, PathBuf)> {
@@ -157,6 +156,16 @@ fn normalize(path: &Path) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_widen_as_libuv() {
+        assert_eq!(widened_mode(0o140700, true, false), Some(0o744));
+        assert_eq!(widened_mode(0o140700, false, true), Some(0o722));
+        assert_eq!(widened_mode(0o140700, true, true), Some(0o766));
+        assert_eq!(widened_mode(0o140755, true, false), None);
+        assert_eq!(widened_mode(0o140755, true, true), Some(0o777));
+        assert_eq!(widened_mode(0o140600, false, false), None);
+    }
 
     #[test]
     fn inside_root_is_lexical() {
