@@ -1,0 +1,1 @@
+//! `nipc` end to end (being written).
