@@ -1,0 +1,548 @@
+//! [`Client`]: `ipc.of[id]`, made by `connect_to` / `connect_to_net`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use futures::StreamExt;
+use ipc_codec::{CodecError, Event, Profile};
+use ipc_events::{Dispatcher, Lifecycle, SyncGate};
+use ipc_transport::local::LocalStream;
+use ipc_transport::tcp::TcpStream;
+use ipc_transport::tls::TlsStream;
+use ipc_transport::Endpoint;
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+
+use crate::config::{BadFrame, Config, StopRetrying};
+use crate::error::Error;
+use crate::events::event_api;
+use crate::ipc::{log, Io};
+use crate::outbox::Outbox;
+use crate::server::log_event;
+use crate::socket::Killer;
+use crate::wire::{Inbound, Outgoing, RawPayload, WireCodec};
+
+/// Where a client connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Local(PathBuf),
+    Net { host: String, port: u16 },
+}
+
+/// Where a [`Client`] is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientState {
+    /// Connecting (the first time, or again after `retry`).
+    Connecting,
+    /// Connected: events go out as they are emitted.
+    Connected,
+    /// The connection is lost; waiting `retry` before connecting again.
+    Disconnected,
+    /// Gone for good (`destroy`, or `ipc.disconnect(id)`); emits fail.
+    Destroyed,
+}
+
+struct Inner {
+    id: String,
+    target: Target,
+    /// The instance's config, shared: `retry`, `maxRetries` and
+    /// `stopRetrying` are read live, as node-ipc reads `client.config`.
+    live: Arc<RwLock<Config>>,
+    /// The config when the client was made (codec, TLS, sync, raw).
+    config: Config,
+    out: Outgoing,
+    outbox: Outbox,
+    events: Dispatcher<Client>,
+    state: watch::Sender<ClientState>,
+    retries_remaining: AtomicU32,
+    explicit: AtomicBool,
+    stop: Notify,
+    killer: std::sync::Mutex<Arc<Killer>>,
+}
+
+/// A connection to a node-ipc server (`ipc.of[id]`): made by
+/// [`Ipc::connect_to`](crate::Ipc::connect_to) or
+/// [`Ipc::connect_to_net`](crate::Ipc::connect_to_net), it connects, and
+/// reconnects every `retry` as node-ipc's client does, until `maxRetries` or
+/// `stopRetrying` say stop (`destroy`) or [`Ipc::disconnect`](crate::Ipc::disconnect)
+/// ends it.
+///
+/// Lifecycle events fire when node-ipc fires them: `connect` on each
+/// connection; `error` for each failure (a refused attempt too); `disconnect`
+/// each time a connection ends or an attempt fails; `destroy` after the last
+/// `disconnect` once it stops retrying. Events emitted while not connected wait
+/// in a bounded queue ([`Config::max_queued_events`]) and go out in order once
+/// connected.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ipc_compat::Error> {
+/// use ipc_compat::{Config, Ipc};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("app.world");
+/// let mut config = Config::default();
+/// config.silent = true;
+/// let world = Ipc::new(config.clone());
+/// world.serve(Some(&path))?.start().await?;
+/// world.server().unwrap().on("message", |event, socket| {
+///     socket.emit("message", format!("{} world!", event.data_as::<String>().unwrap())).ok();
+/// });
+///
+/// let ipc = Ipc::new(config);
+/// let client = ipc.connect_to("world", Some(&path))?;
+/// let mut replies = client.subscribe("message", 8);
+/// client.emit("message", "hello")?; // queued until connected
+/// let (reply, _) = replies.next().await.unwrap();
+/// assert_eq!(reply.data_as::<String>()?, "hello world!");
+/// ipc.disconnect("world");
+/// # Ok(())
+/// # }
+/// # use futures::StreamExt;
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.inner.id)
+            .field("target", &self.inner.target)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Client {
+    fn eq(&self, other: &Client) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Client {}
+
+impl Client {
+    pub(crate) fn spawn(
+        id: String,
+        target: Target,
+        live: Arc<RwLock<Config>>,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<Client, Error> {
+        let config = live.read().unwrap_or_else(PoisonError::into_inner).clone();
+        config.validate()?;
+        if config.parser == Profile::Assured {
+            check_assured(&config, &target)?;
+        }
+        let out = Outgoing::from_config(&config)?;
+        let outbox = Outbox::new(config.max_pending_bytes, config.max_queued_events, false);
+        let client = Client {
+            inner: Arc::new(Inner {
+                id,
+                target,
+                live,
+                retries_remaining: AtomicU32::new(config.retries_allowed()),
+                config,
+                out,
+                outbox,
+                events: Dispatcher::new(),
+                state: watch::channel(ClientState::Connecting).0,
+                explicit: AtomicBool::new(false),
+                stop: Notify::new(),
+                killer: std::sync::Mutex::new(Arc::new(Killer::default())),
+            }),
+        };
+        runtime.spawn(client.clone().run());
+        Ok(client)
+    }
+
+    /// The id given to `connect_to` (the key in `ipc.of`).
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// Where the client connects: `unix:` path, `tcp://`, or `tls://`.
+    pub fn endpoint(&self) -> Endpoint {
+        match &self.inner.target {
+            Target::Local(path) => Endpoint::unix(path),
+            Target::Net { host, port } if self.inner.config.tls.is_some() => Endpoint::tls(host.clone(), *port),
+            Target::Net { host, port } => Endpoint::tcp(host.clone(), *port),
+        }
+    }
+
+    /// Where the client is in its life.
+    pub fn state(&self) -> ClientState {
+        *self.inner.state.borrow()
+    }
+
+    /// Whether the client is connected now.
+    pub fn is_connected(&self) -> bool {
+        self.state() == ClientState::Connected
+    }
+
+    /// How many reconnections are left before `destroy` (node-ipc's
+    /// `retriesRemaining`; `u32::MAX` for no limit).
+    pub fn retries_remaining(&self) -> u32 {
+        self.inner.retries_remaining.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the client is connected (now or later): the async
+    /// counterpart of `on('connect')` for the next connection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Destroyed`] when the client is destroyed first.
+    pub async fn connected(&self) -> Result<(), Error> {
+        let mut rx = self.inner.state.subscribe();
+        let state = *rx
+            .wait_for(|s| matches!(s, ClientState::Connected | ClientState::Destroyed))
+            .await
+            .map_err(|_| self.destroyed_error())?;
+        match state {
+            ClientState::Connected => Ok(()),
+            _ => Err(self.destroyed_error()),
+        }
+    }
+
+    /// Waits until the client is destroyed (its last event, `destroy`, has fired).
+    pub async fn destroyed(&self) {
+        let mut rx = self.inner.state.subscribe();
+        let _ = rx.wait_for(|s| *s == ClientState::Destroyed).await;
+    }
+
+    fn destroyed_error(&self) -> Error {
+        Error::Destroyed { id: self.inner.id.clone() }
+    }
+
+    /// Sends `{type, data}` to the server (node-ipc `ipc.of[id].emit(type, data)`).
+    ///
+    /// Never waits: the event is queued, and written as soon as the client is
+    /// connected (with `sync` on, after the server's answer to the previous one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongMode`] in raw-buffer mode; [`Error::Codec`] when `data`
+    /// cannot be serialized or the profile rejects the event type;
+    /// [`Error::QueueFull`] when not connected and the queue is full (the
+    /// event is dropped and counted); [`Error::Backpressure`] when
+    /// `maxPendingBytes` would be passed (the connection is closed, and under
+    /// the 14.x policy not reopened); [`Error::Destroyed`].
+    pub fn emit<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
+        self.check_alive()?;
+        let frame = self.inner.out.frame(event_type, &data)?;
+        self.send(frame)
+    }
+
+    /// Sends an event as it is: its data bytes unchanged, `{}` when it has none
+    /// (node-ipc `emit(type)`: `client.emit_event(&Event::without_data(type))`).
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Client::emit).
+    pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
+        self.check_alive()?;
+        let frame = self.inner.out.event(event)?;
+        self.send(frame)
+    }
+
+    /// Raw-buffer mode: sends bytes, or a string in the configured encoding
+    /// (node-ipc `ipc.of[id].emit(buffer)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongMode`] unless `rawBuffer` is on; otherwise as [`emit`](Client::emit).
+    pub fn emit_raw(&self, payload: impl Into<RawPayload>) -> Result<(), Error> {
+        self.check_alive()?;
+        let frame = self.inner.out.raw(payload.into())?;
+        self.send(frame)
+    }
+
+    fn check_alive(&self) -> Result<(), Error> {
+        if self.state() == ClientState::Destroyed {
+            return Err(self.destroyed_error());
+        }
+        Ok(())
+    }
+
+    fn send(&self, frame: bytes::Bytes) -> Result<(), Error> {
+        match self.inner.outbox.push(frame) {
+            Err(Error::Backpressure { pending, max }) => {
+                self.killer().kill(Some(Error::Backpressure { pending, max }));
+                Err(Error::Backpressure { pending, max })
+            }
+            Err(Error::Closed) => Err(self.destroyed_error()),
+            other => other,
+        }
+    }
+
+    fn killer(&self) -> Arc<Killer> {
+        self.inner.killer.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Waits until every event emitted so far is written to the server
+    /// (waiting for a connection if there is none).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] when one of them was lost: the connection broke
+    /// while it was being written, or the client was destroyed first.
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.inner.outbox.flush().await
+    }
+
+    /// Ends the client for good: what `ipc.disconnect(id)` does (it also removes it from `ipc.of`).
+    pub(crate) fn disconnect(&self) {
+        self.inner.explicit.store(true, Ordering::Release);
+        self.inner.events.clear();
+        self.inner.stop.notify_one();
+        self.killer().kill(None);
+    }
+
+    event_api!(Client, "this client");
+
+    /// Runs `handler` each time the connection ends or an attempt fails (node-ipc `on('disconnect')`).
+    pub fn on_disconnect<F>(&self, handler: F) -> ipc_events::HandlerId
+    where
+        F: Fn(&Client) + Send + Sync + 'static,
+    {
+        self.inner.events.on_lifecycle(move |event| {
+            if let Lifecycle::Disconnect(client) = event {
+                handler(client);
+            }
+        })
+    }
+
+    /// Runs `handler` when the client gives up for good (node-ipc `on('destroy')`).
+    pub fn on_destroy<F>(&self, handler: F) -> ipc_events::HandlerId
+    where
+        F: Fn(&Client) + Send + Sync + 'static,
+    {
+        self.inner.events.on_lifecycle(move |event| {
+            if let Lifecycle::Destroy(client) = event {
+                handler(client);
+            }
+        })
+    }
+
+    async fn raise(&self, event: Lifecycle<Client>) {
+        self.inner.events.emit_lifecycle(event).await;
+    }
+
+    async fn error(&self, error: impl Into<ipc_events::Error>) {
+        let error = error.into();
+        log(&self.inner.config, || format!("client socket error {error}"));
+        self.raise(Lifecycle::Error { peer: Some(self.clone()), error: Arc::new(error) }).await;
+    }
+
+    fn set_state(&self, state: ClientState) {
+        self.inner.state.send_replace(state);
+    }
+
+    fn is_explicit(&self) -> bool {
+        self.inner.explicit.load(Ordering::Acquire)
+    }
+
+    /// The client's life: connect, serve the connection, decide whether to
+    /// retry, as node-ipc's `connect` / `close` handlers do.
+    async fn run(self) {
+        let inner = &self.inner;
+        loop {
+            if self.is_explicit() {
+                break;
+            }
+            self.set_state(ClientState::Connecting);
+            log(&inner.config, || format!("requested connection to {} {}", inner.id, self.endpoint()));
+            let attempt = tokio::select! {
+                attempt = open(&inner.target, &inner.config) => Some(attempt),
+                () = inner.stop.notified() => None,
+            };
+            let mut give_up = false;
+            match attempt {
+                None => break,
+                Some(Ok(io)) => {
+                    let allowed = inner.live.read().unwrap_or_else(PoisonError::into_inner).retries_allowed();
+                    inner.retries_remaining.store(allowed, Ordering::Relaxed);
+                    let killer = Arc::new(Killer::default());
+                    *inner.killer.lock().unwrap_or_else(PoisonError::into_inner) = killer.clone();
+                    inner.outbox.set_online(true);
+                    self.set_state(ClientState::Connected);
+                    log(&inner.config, || format!("connected to {}; retrying reset", inner.id));
+                    self.raise(Lifecycle::Connect(self.clone())).await;
+                    self.report_dropped().await;
+                    let outcome = self.serve(io, &killer).await;
+                    inner.outbox.abandon_in_flight();
+                    inner.outbox.set_online(false);
+                    match outcome {
+                        Outcome::Closed => {}
+                        Outcome::Stopped => break,
+                        Outcome::Failed { error, violation } => {
+                            give_up = violation;
+                            self.error(error).await;
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    give_up = matches!(e, ipc_transport::Error::TlsConfig { .. });
+                    self.error(Error::Transport(e)).await;
+                }
+            }
+            if self.is_explicit() {
+                break;
+            }
+            log(&inner.config, || {
+                format!("connection closed {} {} tries remaining", inner.id, self.retries_remaining())
+            });
+            let (stop_now, retry) = {
+                let live = inner.live.read().unwrap_or_else(PoisonError::into_inner);
+                (live.stop_retrying == StopRetrying::Now, live.retry)
+            };
+            if give_up || stop_now || self.retries_remaining() < 1 {
+                self.destroy().await;
+                return;
+            }
+            self.set_state(ClientState::Disconnected);
+            self.raise(Lifecycle::Disconnect(self.clone())).await;
+            let waited = tokio::select! {
+                () = tokio::time::sleep(retry) => true,
+                () = inner.stop.notified() => false,
+            };
+            if !waited || self.is_explicit() {
+                break;
+            }
+            if inner.live.read().unwrap_or_else(PoisonError::into_inner).stop_retrying == StopRetrying::Now {
+                self.finish_destroy().await;
+                return;
+            }
+            let _ = inner.retries_remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |r| {
+                Some(if r == u32::MAX { r } else { r.saturating_sub(1) })
+            });
+        }
+        // ipc.disconnect(id): node-ipc removed the handlers first, so nothing more is raised
+        inner.outbox.close(true);
+        self.set_state(ClientState::Destroyed);
+    }
+
+    /// `disconnect`, then `destroy`.
+    async fn destroy(&self) {
+        log(&self.inner.config, || {
+            format!("{} exceeded connection retry amount or stopRetrying flag set", self.inner.id)
+        });
+        self.set_state(ClientState::Disconnected);
+        self.raise(Lifecycle::Disconnect(self.clone())).await;
+        self.finish_destroy().await;
+    }
+
+    async fn finish_destroy(&self) {
+        self.inner.outbox.close(true);
+        self.report_dropped().await;
+        self.set_state(ClientState::Destroyed);
+        self.raise(Lifecycle::Destroy(self.clone())).await;
+    }
+
+    async fn report_dropped(&self) {
+        let dropped = self.inner.outbox.take_dropped();
+        if dropped > 0 {
+            let capacity = self.inner.outbox.max_offline();
+            self.error(Error::EventsDropped { dropped, capacity }).await;
+        }
+    }
+
+    /// Serves one connection until it ends.
+    async fn serve(&self, io: Box<dyn Io>, killer: &Killer) -> Outcome {
+        let inner = &self.inner;
+        let codec = match WireCodec::from_config(&inner.config) {
+            Ok(codec) => codec,
+            Err(e) => return Outcome::Failed { error: e.into(), violation: true },
+        };
+        let gate = inner.config.sync.then(SyncGate::new);
+        let (mut sink, mut stream) = ipc_transport::framed(io, codec).split();
+        let close_on_bad_frame = inner.config.on_bad_frame == BadFrame::Close;
+        tokio::select! {
+            read = self.read_loop(&mut stream, gate.as_ref()) => match read {
+                Ok(()) => Outcome::Closed,
+                Err(e) => {
+                    // a frame the 14.x policy refuses, or an unfinished frame past
+                    // messageTimeout, is a protocol violation: node-ipc 14 does not reconnect
+                    let violation = close_on_bad_frame
+                        && (e.is_frame_error() || matches!(&e, CodecError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut));
+                    Outcome::Failed { error: e.into(), violation }
+                }
+            },
+            written = inner.outbox.write_to(&mut sink, gate.as_ref()) => match written {
+                Ok(()) => Outcome::Closed,
+                Err(e) => Outcome::Failed { error: e.into(), violation: false },
+            },
+            killed = killer.killed() => match killed {
+                None => Outcome::Stopped,
+                Some(e) => Outcome::Failed { error: e.into(), violation: inner.config.on_bad_frame == BadFrame::Close },
+            },
+        }
+    }
+
+    async fn read_loop<S>(&self, stream: &mut S, gate: Option<&SyncGate>) -> Result<(), CodecError>
+    where
+        S: futures::Stream<Item = Result<Inbound, CodecError>> + Unpin,
+    {
+        let inner = &self.inner;
+        while let Some(item) = stream.next().await {
+            match item? {
+                Inbound::Event(event) => {
+                    log_event(&inner.config, "detected event", &event);
+                    inner.events.dispatch(&event, self).await;
+                }
+                Inbound::Chunk(bytes) => {
+                    self.raise(Lifecycle::Data { peer: self.clone(), bytes }).await;
+                }
+                Inbound::Bad(e) => self.error(e).await,
+            }
+            if let Some(gate) = gate {
+                gate.release();
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Outcome {
+    /// The server closed the connection.
+    Closed,
+    /// `ipc.disconnect(id)`.
+    Stopped,
+    /// An I/O error, or a protocol violation (no reconnecting then).
+    Failed { error: ipc_events::Error, violation: bool },
+}
+
+async fn open(target: &Target, config: &Config) -> Result<Box<dyn Io>, ipc_transport::Error> {
+    Ok(match target {
+        Target::Local(path) => Box::new(LocalStream::connect(path).await?),
+        Target::Net { host, port } => match &config.tls {
+            Some(tls) => Box::new(TlsStream::connect(host, *port, &tls.client_config(&config.interface)).await?),
+            None => Box::new(TcpStream::connect_with(host, *port, &config.interface.tcp_options()).await?),
+        },
+    })
+}
+
+/// node-ipc 14's transport rules for assured clients.
+fn check_assured(config: &Config, target: &Target) -> Result<(), Error> {
+    match target {
+        Target::Local(_) => Ok(()),
+        Target::Net { .. } => match &config.tls {
+            None => Err(Error::Config("the assured parser requires TLS for network connections".into())),
+            Some(tls)
+                if tls.private.is_none()
+                    || tls.public.is_none()
+                    || tls.trusted_connections.is_empty()
+                    || tls.reject_unauthorized == Some(false) =>
+            {
+                Err(Error::Config(
+                    "assured network clients require a key, certificate, trusted CA and rejectUnauthorized".into(),
+                ))
+            }
+            Some(_) => Ok(()),
+        },
+    }
+}

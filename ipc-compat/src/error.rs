@@ -1,0 +1,140 @@
+//! The one error type of this crate.
+
+use std::io;
+
+use ipc_codec::CodecError;
+
+/// What can go wrong in node-ipc's API: a call that cannot be made, an event
+/// that cannot be sent, or a failure reported on a connection.
+///
+/// Calls return it directly. Failures on a connection travel as `error`
+/// lifecycle events ([`Lifecycle::Error`](crate::Lifecycle::Error)), whose
+/// [`ipc_events::Error`] holds one of these when this crate raised it: get it
+/// back with [`Error::of`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `connectTo` / `connectToNet` without a service id.
+    #[error("a service id is required")]
+    MissingId,
+    /// The call needs a tokio runtime and none is running.
+    #[error("no tokio runtime is running: call this from inside one")]
+    NoRuntime,
+    /// The configuration is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A JSON emit while `rawBuffer` is on, or a raw emit while it is off.
+    #[error("{}", if *.raw_buffer { "rawBuffer is on: send bytes with emit_raw" } else { "rawBuffer is off: emit_raw needs config.raw_buffer" })]
+    WrongMode {
+        /// Whether `rawBuffer` is on.
+        raw_buffer: bool,
+    },
+    /// The client was destroyed (retries exhausted, `stopRetrying`, or `disconnect`).
+    #[error("client {id:?} is destroyed")]
+    Destroyed {
+        /// The client's id.
+        id: String,
+    },
+    /// The connection (or server) is closed; the event was not sent.
+    #[error("the connection is closed")]
+    Closed,
+    /// A disconnected client's queue is full: this event was dropped.
+    #[error("{capacity} events already wait for the connection: event dropped")]
+    QueueFull {
+        /// The queue's capacity ([`Config::max_queued_events`](crate::Config::max_queued_events)).
+        capacity: usize,
+    },
+    /// Reported as an `error` event once a client is connected again (or
+    /// destroyed): events emitted while it was not connected did not fit in its queue.
+    #[error("{dropped} events emitted while disconnected were dropped (the queue holds {capacity})")]
+    EventsDropped {
+        /// How many events were dropped.
+        dropped: u64,
+        /// The queue's capacity.
+        capacity: usize,
+    },
+    /// Sending would leave more than `maxPendingBytes` unsent on this
+    /// connection; the event was dropped and the connection closed (node-ipc 14's `ERR_IPC_BACKPRESSURE`).
+    #[error("pending writes would reach {pending} bytes, over maxPendingBytes ({max}): connection closed")]
+    Backpressure {
+        /// Unsent bytes with this event.
+        pending: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A datagram could not be addressed (a UDP emit to a socket of another kind, or the other way round).
+    #[error("{0}")]
+    WrongTransport(&'static str),
+    /// The server is not running (not started, or stopped).
+    #[error("the server is not running")]
+    NotRunning,
+    /// The server is already running.
+    #[error("the server is already running")]
+    AlreadyRunning,
+    /// A socket failure: binding, connecting, TLS, datagrams.
+    #[error(transparent)]
+    Transport(#[from] ipc_transport::Error),
+    /// A frame could not be encoded or decoded.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// Any other I/O failure.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// The error of this crate inside an `error` lifecycle event, if this
+    /// crate raised it.
+    ///
+    /// ```
+    /// use ipc_compat::Error;
+    ///
+    /// let event_error: ipc_events::Error = Error::QueueFull { capacity: 4 }.into();
+    /// assert!(matches!(Error::of(&event_error), Some(Error::QueueFull { capacity: 4 })));
+    /// ```
+    pub fn of(error: &ipc_events::Error) -> Option<&Error> {
+        match error {
+            ipc_events::Error::Io(io) => io.get_ref()?.downcast_ref::<Error>(),
+            _ => None,
+        }
+    }
+
+    fn kind(&self) -> io::ErrorKind {
+        use io::ErrorKind as K;
+        match self {
+            Error::MissingId | Error::Config(_) | Error::WrongMode { .. } | Error::WrongTransport(_) => K::InvalidInput,
+            Error::NoRuntime => K::Other,
+            Error::Destroyed { .. } | Error::Closed | Error::NotRunning => K::NotConnected,
+            Error::QueueFull { .. } | Error::EventsDropped { .. } | Error::Backpressure { .. } => K::WouldBlock,
+            Error::AlreadyRunning => K::AlreadyExists,
+            Error::Transport(ipc_transport::Error::Connect { source, .. } | ipc_transport::Error::Bind { source, .. }) => {
+                source.kind()
+            }
+            Error::Transport(_) | Error::Codec(_) | Error::Io(_) => K::Other,
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        match err {
+            Error::Io(e) => e,
+            Error::Transport(e) => e.into(),
+            Error::Codec(e) => e.into(),
+            other => io::Error::new(other.kind(), other),
+        }
+    }
+}
+
+/// Lets this crate's errors travel on the `error` lifecycle channel: codec and
+/// I/O errors as themselves, the others inside an [`io::Error`] ([`Error::of`]
+/// gets them back).
+impl From<Error> for ipc_events::Error {
+    fn from(err: Error) -> ipc_events::Error {
+        match err {
+            Error::Codec(e) => ipc_events::Error::Codec(e),
+            Error::Io(e) => ipc_events::Error::Io(e),
+            other => ipc_events::Error::Io(io::Error::new(other.kind(), other)),
+        }
+    }
+}

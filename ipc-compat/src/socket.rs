@@ -1,0 +1,322 @@
+//! [`Socket`]: one client of a server (`socket` in node-ipc's server handlers).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use futures::Sink;
+use ipc_codec::Event;
+use ipc_transport::PeerAddr;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::error::Error;
+use crate::outbox::Outbox;
+use crate::wire::{Outgoing, RawPayload};
+
+/// Ends one connection from outside its task, with the reason to report.
+#[derive(Debug, Default)]
+pub(crate) struct Killer {
+    fired: AtomicBool,
+    reason: Mutex<Option<Error>>,
+    notify: Notify,
+}
+
+impl Killer {
+    pub(crate) fn kill(&self, reason: Option<Error>) {
+        if !self.fired.swap(true, Ordering::AcqRel) {
+            *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = reason;
+        }
+        self.notify.notify_one();
+    }
+
+    /// Waits until killed; returns the reason.
+    pub(crate) async fn killed(&self) -> Option<Error> {
+        while !self.fired.load(Ordering::Acquire) {
+            self.notify.notified().await;
+        }
+        self.reason.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+}
+
+/// Datagrams waiting to be sent by a UDP server.
+#[derive(Debug)]
+pub(crate) struct UdpOut {
+    queue: Mutex<VecDeque<(Bytes, SocketAddr)>>,
+    notify: Notify,
+    max_pending: Option<usize>,
+}
+
+impl UdpOut {
+    pub(crate) fn new(max_pending: Option<usize>) -> UdpOut {
+        UdpOut { queue: Mutex::new(VecDeque::new()), notify: Notify::new(), max_pending }
+    }
+
+    pub(crate) fn push(&self, frame: Bytes, to: SocketAddr) -> Result<(), Error> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(max) = self.max_pending {
+            let pending = queue.iter().map(|(b, _)| b.len()).sum::<usize>() + frame.len();
+            if pending > max {
+                return Err(Error::Backpressure { pending, max });
+            }
+        }
+        queue.push_back((frame, to));
+        drop(queue);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// Sends queued datagrams forever: feeds everything queued, flushes once
+    /// (frames to one destination share datagrams). Errors are per datagram
+    /// and handed to `report`.
+    pub(crate) async fn write_to<S>(&self, sink: &mut S, report: impl Fn(ipc_transport::Error))
+    where
+        S: Sink<(Bytes, SocketAddr), Error = ipc_transport::Error> + Unpin,
+    {
+        loop {
+            let batch: Vec<_> = self.queue.lock().unwrap_or_else(PoisonError::into_inner).drain(..).collect();
+            if batch.is_empty() {
+                self.notify.notified().await;
+                continue;
+            }
+            if let Err(e) = ipc_transport::send_batch(sink, batch).await {
+                report(e);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Link {
+    /// A stream connection.
+    Stream { outbox: Arc<Outbox>, killer: Arc<Killer> },
+    /// A UDP peer: datagrams go to its address.
+    Udp { out: Arc<UdpOut>, to: SocketAddr },
+}
+
+#[derive(Debug)]
+struct Inner {
+    serial: u64,
+    peer: PeerAddr,
+    id: Mutex<Option<String>>,
+    out: Arc<Outgoing>,
+    link: Link,
+    authorized: Option<bool>,
+}
+
+/// A client of a [`Server`](crate::Server) (node-ipc's `socket` argument):
+/// what handlers receive, and where [`Server::emit`](crate::Server::emit) sends.
+///
+/// Cheap to clone; clones are the same socket (equal, same hash). For UDP
+/// servers a socket is a peer address the server heard from (node-ipc's
+/// `{address, port}`).
+///
+/// Emitting never waits: the event is queued for the connection's writer,
+/// which batches writes. [`flush`](Socket::flush) waits until it is written.
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<Inner>,
+}
+
+impl Socket {
+    pub(crate) fn new(serial: u64, peer: PeerAddr, out: Arc<Outgoing>, link: Link, authorized: Option<bool>) -> Socket {
+        Socket { inner: Arc::new(Inner { serial, peer, id: Mutex::new(None), out, link, authorized }) }
+    }
+
+    /// The id the peer announced in `data.id` (node-ipc's `socket.id`), when
+    /// the server learns ids ([`Config::identify_peer`](crate::Config::identify_peer)).
+    pub fn id(&self) -> Option<String> {
+        self.inner.id.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Where the peer is: for local sockets the socket path, for TCP, TLS and
+    /// UDP its address (node-ipc's `socket.remoteAddress`/`rinfo`).
+    pub fn peer(&self) -> &PeerAddr {
+        &self.inner.peer
+    }
+
+    /// The peer's network address (UDP: where replies go; node-ipc's `{address, port}`).
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.inner.peer.socket_addr()
+    }
+
+    /// A number that tells this server's sockets apart (in connection order).
+    pub fn serial(&self) -> u64 {
+        self.inner.serial
+    }
+
+    /// Whether a TLS client presented a certificate that verified (node's
+    /// `socket.authorized`); `None` for other transports.
+    pub fn is_authorized(&self) -> Option<bool> {
+        self.inner.authorized
+    }
+
+    /// Whether this is a UDP peer.
+    pub fn is_udp(&self) -> bool {
+        matches!(self.inner.link, Link::Udp { .. })
+    }
+
+    /// Whether the connection is closed (always false for UDP peers).
+    pub fn is_closed(&self) -> bool {
+        match &self.inner.link {
+            Link::Stream { outbox, .. } => outbox.is_closed(),
+            Link::Udp { .. } => false,
+        }
+    }
+
+    /// Sends `{type, data}` to this socket (node-ipc `ipc.server.emit(socket, type, data)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongMode`] in raw-buffer mode, [`Error::Codec`] when `data`
+    /// cannot be serialized or the profile rejects the event,
+    /// [`Error::Closed`] after the connection closed, [`Error::Backpressure`]
+    /// when `maxPendingBytes` would be passed (the connection is then closed).
+    pub fn emit<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
+        let frame = self.inner.out.frame(event_type, &data)?;
+        self.send(frame)
+    }
+
+    /// Sends an event as it is: its data bytes unchanged, or `{}` when it has none.
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Socket::emit).
+    pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
+        let frame = self.inner.out.event(event)?;
+        self.send(frame)
+    }
+
+    /// Raw-buffer mode: sends bytes, or a string in the configured encoding
+    /// (node-ipc `ipc.server.emit(socket, buffer)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::WrongMode`] unless `rawBuffer` is on; otherwise as [`emit`](Socket::emit).
+    pub fn emit_raw(&self, payload: impl Into<RawPayload>) -> Result<(), Error> {
+        let frame = self.inner.out.raw(payload.into())?;
+        self.send(frame)
+    }
+
+    pub(crate) fn send(&self, frame: Bytes) -> Result<(), Error> {
+        match &self.inner.link {
+            Link::Stream { outbox, killer } => match outbox.push(frame) {
+                Err(Error::Backpressure { pending, max }) => {
+                    killer.kill(Some(Error::Backpressure { pending, max }));
+                    Err(Error::Backpressure { pending, max })
+                }
+                other => other,
+            },
+            Link::Udp { out, to } => out.push(frame, *to),
+        }
+    }
+
+    /// Waits until everything emitted to this socket so far is written to it
+    /// (UDP: returns at once).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] when the connection closed before.
+    pub async fn flush(&self) -> Result<(), Error> {
+        match &self.inner.link {
+            Link::Stream { outbox, .. } => outbox.flush().await,
+            Link::Udp { .. } => Ok(()),
+        }
+    }
+
+    /// Closes the connection at once, dropping unsent events (node's
+    /// `socket.destroy()`); the server then reports `close` and
+    /// `socket.disconnected`. Does nothing for UDP peers.
+    pub fn destroy(&self) {
+        if let Link::Stream { killer, .. } = &self.inner.link {
+            killer.kill(None);
+        }
+    }
+
+    /// Closes the connection after sending what is queued (node's `socket.end()`).
+    pub fn end(&self) {
+        if let Link::Stream { outbox, .. } = &self.inner.link {
+            outbox.close(false);
+        }
+    }
+
+    pub(crate) fn learn_id(&self, event: &Event) {
+        if let Some(id) = announced_id(event) {
+            *self.inner.id.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+        }
+    }
+}
+
+/// `data.id` when it is truthy, as a string (node-ipc peers may announce a number).
+fn announced_id(event: &Event) -> Option<String> {
+    let raw = event.raw_data()?;
+    if raw.first() != Some(&b'{') {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        id: serde_json::Value,
+    }
+    let probe: Probe = serde_json::from_slice(raw).ok()?;
+    match probe.id {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s),
+        serde_json::Value::Number(n) if n.as_f64().is_some_and(|f| f != 0.0) => Some(n.to_string()),
+        serde_json::Value::Bool(true) => Some("true".to_owned()),
+        _ => None,
+    }
+}
+
+impl PartialEq for Socket {
+    fn eq(&self, other: &Socket) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Eq for Socket {}
+
+impl Hash for Socket {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.inner) as usize).hash(state);
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("serial", &self.inner.serial)
+            .field("peer", &self.inner.peer)
+            .field("id", &self.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.id() {
+            Some(id) => write!(f, "socket #{} ({id}, {})", self.inner.serial, self.inner.peer),
+            None => write!(f, "socket #{} ({})", self.inner.serial, self.inner.peer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_are_truthy_data_ids() {
+        let id = |data| announced_id(&Event::new("t", data));
+        assert_eq!(id(json!({"id": "hello"})), Some("hello".into()));
+        assert_eq!(id(json!({"id": 7, "x": 1})), Some("7".into()));
+        assert_eq!(id(json!({"id": ""})), None);
+        assert_eq!(id(json!({"id": 0})), None);
+        assert_eq!(id(json!({"other": 1})), None);
+        assert_eq!(id(json!("id")), None);
+    }
+}

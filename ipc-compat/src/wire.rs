@@ -1,0 +1,239 @@
+//! What goes on the wire: the connection codec, outgoing frames, raw payloads.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ipc_codec::{CodecError, Encoding, Event, JsonCodec, RawCodec};
+use ipc_transport::PartialFrameDeadline;
+use serde::Serialize;
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::config::{BadFrame, Config};
+use crate::error::Error;
+
+/// One thing read from a connection.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A JSON event.
+    Event(Event),
+    /// A raw-buffer chunk.
+    Chunk(Bytes),
+    /// A malformed frame that the 9.x policy reports and skips.
+    Bad(CodecError),
+}
+
+/// Decodes JSON events or raw chunks; encodes frames that are already bytes.
+#[derive(Debug, Clone)]
+pub(crate) enum WireCodec {
+    Json { codec: JsonCodec, keep_going: bool },
+    Raw(RawCodec),
+}
+
+impl WireCodec {
+    pub(crate) fn from_config(config: &Config) -> Result<WireCodec, Error> {
+        if config.raw_buffer {
+            return Ok(WireCodec::Raw(RawCodec::new(config.encoding)));
+        }
+        Ok(WireCodec::Json { codec: config.json_codec()?, keep_going: config.on_bad_frame == BadFrame::Report })
+    }
+
+    fn wrap(
+        keep_going: bool,
+        result: Result<Option<Event>, CodecError>,
+    ) -> Result<Option<Inbound>, CodecError> {
+        match result {
+            Ok(event) => Ok(event.map(Inbound::Event)),
+            Err(e) if keep_going && e.is_frame_error() => Ok(Some(Inbound::Bad(e))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Decoder for WireCodec {
+    type Item = Inbound;
+    type Error = CodecError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
+        match self {
+            WireCodec::Json { codec, keep_going } => WireCodec::wrap(*keep_going, codec.decode(buf)),
+            WireCodec::Raw(raw) => Ok(raw.decode(buf)?.map(Inbound::Chunk)),
+        }
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
+        match self {
+            WireCodec::Json { codec, keep_going } => WireCodec::wrap(*keep_going, codec.decode_eof(buf)),
+            WireCodec::Raw(raw) => Ok(raw.decode_eof(buf)?.map(Inbound::Chunk)),
+        }
+    }
+}
+
+impl Encoder<Bytes> for WireCodec {
+    type Error = CodecError;
+
+    fn encode(&mut self, frame: Bytes, dst: &mut BytesMut) -> Result<(), CodecError> {
+        dst.put_slice(&frame);
+        Ok(())
+    }
+}
+
+impl PartialFrameDeadline for WireCodec {
+    fn partial_frame_deadline(&self) -> Option<Instant> {
+        match self {
+            WireCodec::Json { codec, .. } => codec.partial_frame_deadline(),
+            WireCodec::Raw(_) => None,
+        }
+    }
+}
+
+/// Turns emits into frames, once, so that a broadcast encodes each event a
+/// single time and every emit reports encoding errors at the call.
+#[derive(Debug)]
+pub(crate) struct Outgoing {
+    json: Option<Mutex<JsonCodec>>,
+    encoding: Encoding,
+}
+
+impl Outgoing {
+    pub(crate) fn from_config(config: &Config) -> Result<Outgoing, Error> {
+        let json = if config.raw_buffer { None } else { Some(Mutex::new(config.json_codec()?)) };
+        Ok(Outgoing { json, encoding: config.encoding })
+    }
+
+    pub(crate) fn is_raw(&self) -> bool {
+        self.json.is_none()
+    }
+
+    fn codec(&self) -> Result<std::sync::MutexGuard<'_, JsonCodec>, Error> {
+        let json = self.json.as_ref().ok_or(Error::WrongMode { raw_buffer: true })?;
+        Ok(json.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// `{"type":..,"data":..}` + delimiter.
+    pub(crate) fn frame<T: Serialize + ?Sized>(&self, event_type: &str, data: &T) -> Result<Bytes, Error> {
+        let mut buf = BytesMut::with_capacity(64 + event_type.len());
+        self.codec()?.encode_data(event_type, data, &mut buf)?;
+        Ok(buf.freeze())
+    }
+
+    /// An event as it is (its data bytes unchanged; no data is written `{}`).
+    pub(crate) fn event(&self, event: &Event) -> Result<Bytes, Error> {
+        let mut buf = BytesMut::with_capacity(64 + event.raw_data().map_or(0, <[u8]>::len));
+        self.codec()?.encode(event, &mut buf)?;
+        Ok(buf.freeze())
+    }
+
+    /// Raw-buffer bytes.
+    pub(crate) fn raw(&self, payload: RawPayload) -> Result<Bytes, Error> {
+        if !self.is_raw() {
+            return Err(Error::WrongMode { raw_buffer: false });
+        }
+        Ok(match payload {
+            RawPayload::Bytes(b) => b,
+            RawPayload::Text(s) => Bytes::from(self.encoding.encode(&s)),
+        })
+    }
+}
+
+/// What a raw-buffer emit sends: bytes as they are, or a string turned into
+/// bytes by the configured [`encoding`](crate::Config::encoding), as node's
+/// `Buffer.from(value, encoding)` does.
+///
+/// ```
+/// use ipc_compat::RawPayload;
+///
+/// let bytes: RawPayload = [0x05u8, 0x6d, 0x5c].into(); // ipc.server.emit(socket, [0x05,0x6d,0x5c])
+/// let text: RawPayload = "056d5c".into();               // with encoding 'hex': the same three bytes
+/// assert_eq!(bytes.to_bytes(ipc_compat::Encoding::Hex), text.to_bytes(ipc_compat::Encoding::Hex));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawPayload {
+    /// Bytes, sent unchanged (a node `Buffer` or array).
+    Bytes(Bytes),
+    /// A string, encoded with the configured encoding.
+    Text(String),
+}
+
+impl RawPayload {
+    /// The bytes this payload stands for under `encoding`.
+    pub fn to_bytes(&self, encoding: Encoding) -> Bytes {
+        match self {
+            RawPayload::Bytes(b) => b.clone(),
+            RawPayload::Text(s) => Bytes::from(encoding.encode(s)),
+        }
+    }
+}
+
+impl From<Bytes> for RawPayload {
+    fn from(b: Bytes) -> RawPayload {
+        RawPayload::Bytes(b)
+    }
+}
+
+impl From<Vec<u8>> for RawPayload {
+    fn from(b: Vec<u8>) -> RawPayload {
+        RawPayload::Bytes(b.into())
+    }
+}
+
+impl From<&[u8]> for RawPayload {
+    fn from(b: &[u8]) -> RawPayload {
+        RawPayload::Bytes(Bytes::copy_from_slice(b))
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for RawPayload {
+    fn from(b: [u8; N]) -> RawPayload {
+        RawPayload::Bytes(Bytes::copy_from_slice(&b))
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for RawPayload {
+    fn from(b: &[u8; N]) -> RawPayload {
+        RawPayload::Bytes(Bytes::copy_from_slice(b))
+    }
+}
+
+impl From<&str> for RawPayload {
+    fn from(s: &str) -> RawPayload {
+        RawPayload::Text(s.to_owned())
+    }
+}
+
+impl From<String> for RawPayload {
+    fn from(s: String) -> RawPayload {
+        RawPayload::Text(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nine_x_codec_reports_and_goes_on() {
+        let mut codec = WireCodec::from_config(&Config::v9()).unwrap();
+        let mut buf = BytesMut::from(&b"oops\x0c{\"type\":\"a\",\"data\":1}\x0c"[..]);
+        assert!(matches!(codec.decode(&mut buf), Ok(Some(Inbound::Bad(_)))));
+        assert!(matches!(codec.decode(&mut buf), Ok(Some(Inbound::Event(e))) if e.event_type() == "a"));
+        let mut codec = WireCodec::from_config(&Config::v14()).unwrap();
+        let mut buf = BytesMut::from(&b"oops\x0c"[..]);
+        assert!(codec.decode(&mut buf).is_err());
+    }
+
+    #[test]
+    fn outgoing_frames_follow_the_preset() {
+        let v9 = Outgoing::from_config(&Config::v9()).unwrap();
+        assert_eq!(&v9.frame("a", &serde_json::Value::Null).unwrap()[..], b"{\"type\":\"a\",\"data\":{}}\x0c");
+        let v14 = Outgoing::from_config(&Config::v14()).unwrap();
+        assert_eq!(&v14.frame("a", &serde_json::Value::Null).unwrap()[..], b"{\"type\":\"a\",\"data\":null}\x0c");
+        assert!(matches!(v14.raw("x".into()), Err(Error::WrongMode { raw_buffer: false })));
+        let mut raw = Config::v9();
+        raw.raw_buffer = true;
+        raw.encoding = Encoding::Hex;
+        let raw = Outgoing::from_config(&raw).unwrap();
+        assert_eq!(&raw.raw("0a141e".into()).unwrap()[..], &[10, 20, 30]);
+        assert!(matches!(raw.frame("a", &1), Err(Error::WrongMode { raw_buffer: true })));
+    }
+}
