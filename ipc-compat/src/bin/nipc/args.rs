@@ -192,8 +192,14 @@ pub(crate) fn parse() -> Result<Settings, Failure> {
 /// The first line of a clap error, without its `error: ` prefix, plus a hint.
 fn clap_message(e: &clap::Error) -> String {
     let text = e.render().to_string();
-    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // The first paragraph, on one line: "the following required arguments were not provided: <ENDPOINT>".
+    let first: Vec<&str> =
+        text.lines().map(str::trim).skip_while(|l| l.is_empty()).take_while(|l| !l.is_empty()).collect();
+    let first = first.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    if first.is_empty() {
+        return "invalid arguments (see nipc --help)".to_owned();
+    }
     format!("{first} (see nipc --help)")
 }
 
