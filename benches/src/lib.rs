@@ -1,10 +1,13 @@
 //! Benchmarks of the node-ipc wire format.
 //!
 //! Criterion micro-benchmarks live in `benches/` (`cargo bench -p benches`);
-//! this library holds the workloads they share, so every lane measures the
-//! same bytes.
+//! the `ipc-bench` harness ([`harness`], `cargo run --release -p benches --bin
+//! ipc-bench -- --quick`) runs whole lanes side by side. This library holds the
+//! workloads they share, so every lane measures the same bytes.
 
 use serde::Serialize;
+
+pub mod harness;
 
 /// The payload every codec lane sends: a typical node-ipc message body.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]

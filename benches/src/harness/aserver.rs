@@ -1,0 +1,267 @@
+//! The async benchmark server shared by the tokio lanes (ours through
+//! `Framed` + `JsonCodec`, and the `AnyDelimiterCodec` + `Value` baseline):
+//! one task per connection on a current-thread runtime, replies fed while more
+//! input is ready and flushed once, broadcasts through a bounded queue per
+//! registered client.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::{Sink, Stream};
+use ipc_transport::local::{LocalListener, LocalListenerOptions};
+use ipc_transport::tcp::{TcpListener, TcpListenerOptions};
+use ipc_transport::tls::{TlsListener, TlsServerConfig};
+use ipc_transport::{IpcFramed, PartialFrameDeadline};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_util::codec::{Decoder, Encoder};
+
+use super::common::{Ack, FanoutReq, Res, Stats, Transport};
+use super::serve::ServeArgs;
+
+/// What a request asks of the server.
+pub(crate) enum Request<O> {
+    /// Send this back.
+    Echo(O),
+    /// Count it.
+    Count,
+    /// Answer with the count.
+    End,
+    /// Register for broadcasts.
+    Hello,
+    /// Answer with the connection counts.
+    Stats,
+    /// Broadcast.
+    Fanout(FanoutReq),
+    /// Not part of the protocol.
+    Other,
+}
+
+/// A wire format as the server uses it.
+pub(crate) trait Proto: Send + Sync + 'static {
+    type Codec: Decoder<Item = Self::In, Error = Self::Error>
+        + Encoder<Self::Out, Error = Self::Error>
+        + PartialFrameDeadline
+        + Unpin
+        + Send
+        + 'static;
+    type In: Send;
+    type Out: Clone + Send + Sync + Unpin + 'static;
+    type Error: From<io::Error> + std::fmt::Display + Send;
+
+    fn codec() -> Self::Codec;
+    fn classify(item: Self::In) -> Request<Self::Out>;
+    fn reply(event_type: &'static str, data: &impl serde::Serialize) -> Self::Out;
+    fn fan(seq: u64, size: usize) -> Self::Out;
+}
+
+#[derive(Default)]
+struct Shared<O> {
+    connections: AtomicUsize,
+    registered: Mutex<Vec<mpsc::Sender<O>>>,
+}
+
+/// Serves `args` with `P` until the process is killed (or stdin closes).
+pub(crate) fn serve<P: Proto>(args: &ServeArgs) -> Res<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let shared = Arc::new(Shared::<P::Out> {
+            connections: AtomicUsize::new(0),
+            registered: Mutex::new(Vec::new()),
+        });
+        match args.transport {
+            Transport::Unix => {
+                let options = LocalListenerOptions::default().max_connections(0);
+                let listener = LocalListener::bind_with(&args.bind, &options).await?;
+                super::serve::ready(&args.bind);
+                loop {
+                    match listener.accept().await {
+                        Ok(stream) => spawn_conn::<P, _>(stream, &shared),
+                        Err(e) if e.is_connection_error() => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Transport::Tcp => {
+                let options = TcpListenerOptions::default().max_connections(0);
+                let listener = TcpListener::bind_with(args.bind.parse()?, &options).await?;
+                super::serve::ready(listener.local_addr()?.port());
+                loop {
+                    match listener.accept().await {
+                        Ok(stream) => spawn_conn::<P, _>(stream, &shared),
+                        Err(e) if e.is_connection_error() => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Transport::Tls => {
+                let tls = args.tls.as_ref().ok_or("tls needs cert= and key=")?;
+                let config = TlsServerConfig::new().private(&tls.1).public(&tls.0);
+                let options = TcpListenerOptions::default().max_connections(0);
+                let mut listener = TlsListener::bind(args.bind.parse()?, &config, &options).await?;
+                super::serve::ready(listener.local_addr()?.port());
+                loop {
+                    match listener.accept().await {
+                        Ok(stream) => spawn_conn::<P, _>(stream, &shared),
+                        Err(e) if e.is_connection_error() => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            Transport::Udp => Err("the stream server does not serve udp".into()),
+        }
+    })
+}
+
+fn spawn_conn<P: Proto, S>(stream: S, shared: &Arc<Shared<P::Out>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        shared.connections.fetch_add(1, Ordering::Relaxed);
+        let framed = ipc_transport::framed(stream, P::codec());
+        let mut conn = Conn::<P, S> {
+            framed,
+            rx: None,
+            shared: Arc::clone(&shared),
+            count: 0,
+            first: None,
+            last: None,
+            dirty: false,
+        };
+        let result = std::future::poll_fn(|cx| conn.poll_run(cx)).await;
+        if let Err(e) = result {
+            eprintln!("connection ended: {e}");
+        }
+        shared.connections.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
+struct Conn<P: Proto, S> {
+    framed: IpcFramed<S, P::Codec>,
+    rx: Option<mpsc::Receiver<P::Out>>,
+    shared: Arc<Shared<P::Out>>,
+    count: u64,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    dirty: bool,
+}
+
+impl<P: Proto, S: AsyncRead + AsyncWrite + Unpin> Conn<P, S> {
+    fn send(&mut self, item: P::Out) -> Result<(), P::Error> {
+        Pin::new(&mut self.framed).start_send(item)?;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Reads, answers and forwards broadcasts until the peer goes away:
+    /// everything ready is fed, then one flush.
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), P::Error>> {
+        loop {
+            // Room in the write buffer first (Framed flushes past its boundary here).
+            match Pin::new(&mut self.framed).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+            match Pin::new(&mut self.framed).poll_next(cx) {
+                Poll::Ready(Some(Ok(item))) => {
+                    self.on_request(item)?;
+                    continue;
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                Poll::Ready(None) => return Poll::Ready(Ok(())),
+                Poll::Pending => {}
+            }
+            if let Some(rx) = &mut self.rx {
+                if let Poll::Ready(Some(item)) = rx.poll_recv(cx) {
+                    self.send(item)?;
+                    continue;
+                }
+            }
+            if self.dirty {
+                match Pin::new(&mut self.framed).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => self.dirty = false,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+            return Poll::Pending;
+        }
+    }
+
+    fn on_request(&mut self, item: P::In) -> Result<(), P::Error> {
+        match P::classify(item) {
+            Request::Echo(out) => self.send(out)?,
+            Request::Count => {
+                let now = Instant::now();
+                if self.first.is_none() {
+                    self.first = Some(now);
+                }
+                self.last = Some(now);
+                self.count += 1;
+            }
+            Request::End => {
+                let us = match (self.first, self.last) {
+                    (Some(a), Some(b)) => b.duration_since(a).as_micros() as u64,
+                    _ => 0,
+                };
+                let ack = Ack { count: self.count, us };
+                self.count = 0;
+                self.first = None;
+                self.last = None;
+                self.send(P::reply(super::common::ty::ACK, &ack))?;
+            }
+            Request::Hello => {
+                if self.rx.is_none() {
+                    let (tx, rx) = mpsc::channel(1024);
+                    self.shared.registered.lock().expect("registry lock").push(tx);
+                    self.rx = Some(rx);
+                }
+            }
+            Request::Stats => {
+                let stats = Stats {
+                    connections: self.shared.connections.load(Ordering::Relaxed) as u64,
+                    registered: self.shared.registered.lock().expect("registry lock").len() as u64,
+                };
+                self.send(P::reply(super::common::ty::STATS, &stats))?;
+            }
+            Request::Fanout(req) => {
+                let peers = self.shared.registered.lock().expect("registry lock").clone();
+                tokio::spawn(async move {
+                    for seq in 0..req.count {
+                        let event = P::fan(seq, req.size as usize);
+                        for peer in &peers {
+                            let _ = peer.send(event.clone()).await;
+                        }
+                    }
+                });
+            }
+            Request::Other => {}
+        }
+        Ok(())
+    }
+}
+
+/// Lets `Proto::Error` carry a plain I/O error.
+pub(crate) fn io_other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+/// The stream half of a `Framed`, for clients: the next item, or an error at end of stream.
+pub(crate) async fn next_item<T, E>(stream: &mut (impl Stream<Item = Result<T, E>> + Unpin)) -> Res<T>
+where
+    E: std::fmt::Display,
+{
+    use futures::StreamExt;
+    match stream.next().await {
+        Some(Ok(item)) => Ok(item),
+        Some(Err(e)) => Err(e.to_string().into()),
+        None => Err("the server closed the connection".into()),
+    }
+}

@@ -1,0 +1,98 @@
+//! The node-ipc lanes: `interop/peers/bench/bench-{server,client}.{js,mjs}`
+//! run by the pinned Node binaries, server and client both node-ipc.
+
+use std::time::Duration;
+
+use interop::{NodeIpc, PeerProcess, PeerRuntime};
+
+use super::common::{Job, Res, Sample, Target, Transport};
+use super::Workload;
+
+/// The server script of `flavor`, listening on `transport` (a socket under `dir`, or a free loopback port).
+pub(crate) fn spawn_server(
+    runtime: &PeerRuntime,
+    transport: Transport,
+    path: &std::path::Path,
+) -> Res<(PeerProcess, Target)> {
+    let mut last = None;
+    // node-ipc reads port 0 as 8000: pick a free port, and retry if someone takes it first.
+    for _ in 0..5 {
+        let script = runtime.script(format!("bench/bench-server.{}", runtime.flavor().script_extension()));
+        let builder = match transport {
+            Transport::Unix => script.arg("transport=unix").arg(format!("path={}", path.display())),
+            Transport::Tcp | Transport::Udp => script
+                .arg(format!("transport={}", if transport == Transport::Tcp { "tcp" } else { "udp4" }))
+                .arg("host=127.0.0.1")
+                .arg(format!("port={}", interop::pick_loopback_port()?)),
+            Transport::Tls => return Err("no TLS lane for node-ipc in the harness".into()),
+        };
+        match builder.spawn_ready(Duration::from_secs(30)) {
+            Ok((process, ready)) => return Ok((process, Target::from_ready(transport, &ready)?)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.expect("tried at least once").into())
+}
+
+/// Runs the client script for one workload and reads its `RESULT` line.
+pub(crate) fn client(
+    runtime: &PeerRuntime,
+    workload: Workload,
+    target: &Target,
+    job: Job,
+    timeout: Duration,
+) -> Res<Sample> {
+    let script = runtime.script(format!("bench/bench-client.{}", runtime.flavor().script_extension()));
+    let name = match workload {
+        Workload::RoundTrip => "rt",
+        Workload::OneWay64 | Workload::OneWay1K | Workload::Large => "ow",
+        Workload::FanOut => "fanout",
+        Workload::Udp => "udp",
+        Workload::Idle => return Err("idle is measured by the harness".into()),
+    };
+    let mut builder = script
+        .arg(format!("workload={name}"))
+        .arg(format!("n={}", job.n))
+        .arg(format!("size={}", job.size))
+        .arg(format!("window={}", job.window))
+        .arg(format!("clients={}", job.clients));
+    builder = match target {
+        Target::Unix(path) => builder.arg("transport=unix").arg(format!("path={}", path.display())),
+        Target::Tcp(addr) => {
+            builder.arg("transport=tcp").arg("host=127.0.0.1").arg(format!("port={}", addr.port()))
+        }
+        Target::Udp(addr) => builder
+            .arg("transport=udp4")
+            .arg("host=127.0.0.1")
+            .arg(format!("port={}", addr.port()))
+            .arg(format!("localPort={}", interop::pick_loopback_port()?)),
+        Target::Tls(_) => return Err("no TLS lane for node-ipc in the harness".into()),
+    };
+    let mut process = builder.spawn()?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = process.next_line(left)?;
+        if let Some(json) = line.strip_prefix("RESULT ") {
+            let v: serde_json::Value = serde_json::from_str(json)?;
+            let ms = v["ms"].as_f64().ok_or("RESULT without ms")?;
+            return Ok(Sample {
+                elapsed: Duration::from_secs_f64(ms / 1000.0),
+                count: v["count"].as_u64().unwrap_or(0),
+                sent: v["sent"].as_u64().unwrap_or(0),
+                span_us: v["us"].as_u64(),
+            });
+        }
+        if let Some(error) = line.strip_prefix("ERROR ") {
+            return Err(format!("node client: {error}").into());
+        }
+    }
+}
+
+/// The installed runtime of `flavor`, or why it is not available.
+pub(crate) fn runtime(flavor: NodeIpc) -> Result<PeerRuntime, String> {
+    if interop::skip_requested() {
+        return Err(format!("{} is set", interop::SKIP_ENV));
+    }
+    interop::try_peer(flavor).map_err(|e| e.to_string())
+}
