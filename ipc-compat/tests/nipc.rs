@@ -49,7 +49,8 @@ fn node_server(
         }
         Kind::Udp4 => {
             let port = free_udp_port();
-            let builder = builder.args(["host=127.0.0.1".to_owned(), format!("port={port}"), "udp=udp4".to_owned()]);
+            let builder =
+                builder.args(["host=127.0.0.1".to_owned(), format!("port={port}"), "udp=udp4".to_owned()]);
             (builder, format!("udp4://127.0.0.1:{port}"), vec![])
         }
     };
@@ -203,7 +204,8 @@ fn serve_node_client(flavor: NodeIpc, kind: Kind) {
     let sent = r#"EMIT {"type":"app.message","data":{"id":"node","message":"hello","n":1e21,"u":"\udc00"}}"#;
     client.send_line(sent).unwrap();
     let line = nipc.stdout_line();
-    let head = r#"{"type":"app.message","data":{"id":"node","message":"hello","n":1e+21,"u":"\udc00"},"peer":"#;
+    let head =
+        r#"{"type":"app.message","data":{"id":"node","message":"hello","n":1e+21,"u":"\udc00"},"peer":"#;
     assert!(line.starts_with(head), "{line}");
     // (not through a Value: a lone surrogate does not fit in a Rust string)
     let (_, peer) = line.strip_suffix('}').unwrap().rsplit_once(",\"peer\":").unwrap();
@@ -213,8 +215,13 @@ fn serve_node_client(flavor: NodeIpc, kind: Kind) {
         _ => assert!(peer.starts_with("#1 "), "{peer}"),
     }
 
-    nipc.send(&json!({"type": "app.reply", "data": {"id": "nipc", "message": "to you"}, "to": peer}).to_string());
-    assert_eq!(node_line(&mut client, "EVENT"), r#"{"type":"app.reply","data":{"id":"nipc","message":"to you"}}"#);
+    nipc.send(
+        &json!({"type": "app.reply", "data": {"id": "nipc", "message": "to you"}, "to": peer}).to_string(),
+    );
+    assert_eq!(
+        node_line(&mut client, "EVENT"),
+        r#"{"type":"app.reply","data":{"id":"nipc","message":"to you"}}"#
+    );
     nipc.send(r#"{"type":"#);
     nipc.send(r#"{"type":"all","data":[1,"two",{"x":null}]}"#);
     assert_eq!(node_line(&mut client, "EVENT"), r#"{"type":"all","data":[1,"two",{"x":null}]}"#);
@@ -242,7 +249,8 @@ fn raw_connect(flavor: NodeIpc, kind: Kind) {
     let Some(rt) = interop::peer(flavor) else { return };
     let (dir, pki) = (tempfile::tempdir().unwrap(), pki());
     let config = json!({"rawBuffer": true, "encoding": "hex"});
-    let (_server, endpoint, extra) = node_server(rt.script(nipc_peer(flavor, "raw-echo")), kind, &dir, &pki, config);
+    let (_server, endpoint, extra) =
+        node_server(rt.script(nipc_peer(flavor, "raw-echo")), kind, &dir, &pki, config);
     let mut nipc = Nipc::spawn(args(&["connect", "--raw", "--encoding", "hex", &endpoint], &extra));
     nipc.stderr_until("connected to");
     nipc.send("68656c6c6f0c7b7d00ff");
@@ -259,7 +267,8 @@ fn raw_serve(flavor: NodeIpc, kind: Kind) {
     assert_eq!(kind, Kind::Unix);
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("app.raw");
-    let mut nipc = Nipc::spawn(["serve", "--raw", "--encoding", "hex", &format!("unix:{}", socket.display())]);
+    let mut nipc =
+        Nipc::spawn(["serve", "--raw", "--encoding", "hex", &format!("unix:{}", socket.display())]);
     nipc.stderr_until("listening on ");
     let config = json!({"rawBuffer": true, "encoding": "hex"});
     let (mut client, _ready) = rt

@@ -141,7 +141,7 @@ pub(crate) enum Mode {
     /// node-ipc's JSON frames.
     Json {
         /// Decodes and encodes frames (delimiter, profile, limits).
-        codec: JsonCodec,
+        codec: Box<JsonCodec>,
         /// `--id`: announced in the data of what we send.
         id: Option<String>,
     },
@@ -206,7 +206,8 @@ fn clap_message(e: &clap::Error) -> String {
 fn settings(cli: Cli) -> Result<Settings, Failure> {
     let o = cli.options;
     let (Sub::Serve { endpoint } | Sub::Connect { endpoint } | Sub::Emit { endpoint, .. }) = &cli.command;
-    let endpoint: Endpoint = endpoint.parse().map_err(|e: ipc_transport::Error| Failure::usage(e.to_string()))?;
+    let endpoint: Endpoint =
+        endpoint.parse().map_err(|e: ipc_transport::Error| Failure::usage(e.to_string()))?;
     let serving = matches!(cli.command, Sub::Serve { .. });
     let udp = matches!(endpoint, Endpoint::Udp4 { .. } | Endpoint::Udp6 { .. });
 
@@ -225,7 +226,8 @@ fn settings(cli: Cli) -> Result<Settings, Failure> {
     } else if o.encoding.is_some() {
         return Err(Failure::usage("--encoding applies with --raw only"));
     }
-    if !matches!(endpoint, Endpoint::Tls { .. }) && (o.tls_key.is_some() || o.tls_cert.is_some() || !o.tls_ca.is_empty())
+    if !matches!(endpoint, Endpoint::Tls { .. })
+        && (o.tls_key.is_some() || o.tls_cert.is_some() || !o.tls_ca.is_empty())
     {
         return Err(Failure::usage("--tls-key, --tls-cert and --tls-ca apply to tls:// endpoints only"));
     }
@@ -270,7 +272,7 @@ fn settings(cli: Cli) -> Result<Settings, Failure> {
             builder = builder.delimiter(unescape(text).map_err(Failure::usage)?);
         }
         let codec = builder.build().map_err(|e| Failure::usage(e.to_string()))?;
-        Mode::Json { codec, id: o.id }
+        Mode::Json { codec: Box::new(codec), id: o.id }
     };
 
     let bind = match &o.bind {
@@ -310,11 +312,16 @@ fn parse_bind(text: &str, endpoint: &Endpoint) -> Result<SocketAddr, Failure> {
     let addr = text
         .parse::<SocketAddr>()
         .or_else(|_| text.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 0)))
-        .map_err(|_| Failure::usage(format!("--bind {text:?}: expected IP or IP:PORT (IPv6 as [IP]:PORT)")))?;
+        .map_err(|_| {
+            Failure::usage(format!("--bind {text:?}: expected IP or IP:PORT (IPv6 as [IP]:PORT)"))
+        })?;
     let want_v6 = matches!(endpoint, Endpoint::Udp6 { .. });
     if addr.is_ipv6() != want_v6 {
         let family = if want_v6 { "IPv6" } else { "IPv4" };
-        return Err(Failure::usage(format!("--bind {text}: {} needs an {family} address", endpoint.scheme())));
+        return Err(Failure::usage(format!(
+            "--bind {text}: {} needs an {family} address",
+            endpoint.scheme()
+        )));
     }
     Ok(addr)
 }

@@ -88,9 +88,9 @@ async fn stream(mode: &Mode, framed: Framed, printer: &Printer) -> Result<(), Fa
     Ok(())
 }
 
-async fn datagrams(mode: &Mode, udp: Udp, target: SocketAddr, printer: &Printer) -> Result<(), Failure> {
+async fn datagrams(mode: &Mode, udp: Box<Udp>, target: SocketAddr, printer: &Printer) -> Result<(), Failure> {
     let codec = WireCodec::new(mode);
-    let (mut sink, mut incoming) = udp.split::<(Outgoing, SocketAddr)>();
+    let (mut sink, mut incoming) = (*udp).split::<(Outgoing, SocketAddr)>();
     let input = async {
         let mut stdin = StdinLines::new(mode);
         while let Some((number, line)) = stdin.next().await.map_err(stdin_failed)? {

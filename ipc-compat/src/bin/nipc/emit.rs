@@ -17,7 +17,8 @@ pub(crate) async fn run(settings: &Settings, message: &Outgoing) -> Result<(), F
             framed.close().await.map_err(lost)?;
             // Let the server see our end and close its side, so that nothing
             // it sent meanwhile makes our close a reset.
-            let _ = tokio::time::timeout(LINGER, async { while let Some(Ok(_)) = framed.next().await {} }).await;
+            let _ =
+                tokio::time::timeout(LINGER, async { while let Some(Ok(_)) = framed.next().await {} }).await;
         }
         Link::Udp(mut udp, target) => {
             udp.send((message.clone(), target)).await.map_err(|e| Failure::runtime(e.to_string()))?;

@@ -85,7 +85,8 @@ pub(crate) fn parse_line(mode: &Mode, line: &[u8]) -> Result<Option<Line>, Strin
                     excerpt(trimmed)
                 ));
             }
-            let parsed: JsonLine<'_> = serde_json::from_str(trimmed).map_err(|e| format!("bad JSON line: {e}"))?;
+            let parsed: JsonLine<'_> =
+                serde_json::from_str(trimmed).map_err(|e| format!("bad JSON line: {e}"))?;
             let to = parsed.to.map(|raw| target(raw.get())).transpose()?;
             let event = build_event(&parsed.event_type, parsed.data.map(RawValue::get), id.as_deref())?;
             Ok(Some(Line { message: Outgoing::Event(event), to }))
@@ -317,7 +318,12 @@ pub(crate) struct StdinLines {
 impl StdinLines {
     /// Reads stdin lines in `mode`.
     pub(crate) fn new(mode: &Mode) -> StdinLines {
-        StdinLines { reader: BufReader::new(tokio::io::stdin()), buf: Vec::new(), number: 0, mode: mode.clone() }
+        StdinLines {
+            reader: BufReader::new(tokio::io::stdin()),
+            buf: Vec::new(),
+            number: 0,
+            mode: mode.clone(),
+        }
     }
 
     /// The next good line and its number, or `None` at the end of stdin.
@@ -343,10 +349,9 @@ impl StdinLines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipc_codec::JsonCodec;
 
     fn json_mode(id: Option<&str>) -> Mode {
-        Mode::Json { codec: JsonCodec::default(), id: id.map(str::to_owned) }
+        Mode::Json { codec: Box::default(), id: id.map(str::to_owned) }
     }
 
     fn event(line: &str, mode: &Mode) -> (Event, Option<Target>) {
@@ -424,7 +429,10 @@ mod tests {
     #[test]
     fn event_lines() {
         let e = Event::from_json_data("t\"", &b"{\"a\":\n1}"[..]).unwrap();
-        assert_eq!(event_line(&e, Some("#1 unix:/x")), b"{\"type\":\"t\\\"\",\"data\":{\"a\": 1},\"peer\":\"#1 unix:/x\"}\n");
+        assert_eq!(
+            event_line(&e, Some("#1 unix:/x")),
+            b"{\"type\":\"t\\\"\",\"data\":{\"a\": 1},\"peer\":\"#1 unix:/x\"}\n"
+        );
         assert_eq!(event_line(&Event::without_data("t"), None), b"{\"type\":\"t\"}\n");
     }
 }

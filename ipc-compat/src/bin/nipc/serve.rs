@@ -187,9 +187,9 @@ fn udp_target(to: &Target) -> Result<SocketAddr, String> {
     }
 }
 
-async fn datagrams(mode: &Mode, udp: Udp, printer: &Printer) -> Result<(), Failure> {
+async fn datagrams(mode: &Mode, udp: Box<Udp>, printer: &Printer) -> Result<(), Failure> {
     let codec = WireCodec::new(mode);
-    let (mut sink, mut incoming) = udp.split::<(Outgoing, SocketAddr)>();
+    let (mut sink, mut incoming) = (*udp).split::<(Outgoing, SocketAddr)>();
     // Peers in the order first heard from; node-ipc broadcasts to these.
     let peers = Mutex::new(Vec::<SocketAddr>::new());
     let reading = async {

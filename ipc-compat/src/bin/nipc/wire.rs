@@ -46,7 +46,7 @@ pub(crate) enum Outgoing {
 #[derive(Debug, Clone)]
 pub(crate) enum WireCodec {
     /// node-ipc's delimited JSON.
-    Json(ContinueOnError<JsonCodec>),
+    Json(Box<ContinueOnError<JsonCodec>>),
     /// node-ipc's raw-buffer mode.
     Raw(RawCodec),
 }
@@ -55,7 +55,7 @@ impl WireCodec {
     /// The codec for `mode`.
     pub(crate) fn new(mode: &Mode) -> WireCodec {
         match mode {
-            Mode::Json { codec, .. } => WireCodec::Json(ContinueOnError::new(codec.clone())),
+            Mode::Json { codec, .. } => WireCodec::Json(Box::new(ContinueOnError::new((**codec).clone()))),
             Mode::Raw(encoding) => WireCodec::Raw(RawCodec::new(*encoding)),
         }
     }
@@ -129,7 +129,7 @@ pub(crate) enum Link {
     /// Unix, TCP or TLS.
     Stream(Framed),
     /// UDP: our socket, and where to send.
-    Udp(Udp, SocketAddr),
+    Udp(Box<Udp>, SocketAddr),
 }
 
 /// UDP options for `mode`: raw chunks keep their datagram boundaries.
@@ -145,7 +145,9 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Link, Failure> {
         Endpoint::Unix(_) | Endpoint::Id(_) => {
             Box::new(LocalStream::connect_endpoint(endpoint, &settings.path_rules).await?)
         }
-        Endpoint::Tcp { .. } => Box::new(TcpStream::connect_endpoint(endpoint, &TcpConnectOptions::default()).await?),
+        Endpoint::Tcp { .. } => {
+            Box::new(TcpStream::connect_endpoint(endpoint, &TcpConnectOptions::default()).await?)
+        }
         Endpoint::Tls { .. } => {
             let files = &settings.tls;
             let mut config = TlsClientConfig::new().trusted_connections(files.cas.iter().cloned());
@@ -160,7 +162,7 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Link, Failure> {
             let udp = UdpEndpoint::bind_with(local, codec, udp_options(&settings.mode)).await?;
             let bound = udp.local_addr().map_err(|e| Failure::runtime(format!("local address: {e}")))?;
             crate::note!("sending to {} from {}", PeerAddr::Udp(target), PeerAddr::Udp(bound));
-            return Ok(Link::Udp(udp, target));
+            return Ok(Link::Udp(Box::new(udp), target));
         }
         other => return Err(Failure::usage(format!("unsupported endpoint {other}"))),
     };
@@ -194,7 +196,7 @@ pub(crate) enum Bound {
     /// A stream listener, and the address it listens on, as printed.
     Streams(Listener, String),
     /// A UDP socket.
-    Udp(Udp),
+    Udp(Box<Udp>),
 }
 
 /// Binds the endpoint of `settings` and says where on stderr.
@@ -228,13 +230,16 @@ pub(crate) async fn bind(settings: &Settings) -> Result<Bound, Failure> {
             if !files.cas.is_empty() {
                 config = config.trusted_connections(files.cas.iter().cloned());
             }
-            let listener = TlsListener::bind_endpoint(endpoint, &config, &TcpListenerOptions::default()).await?;
+            let listener =
+                TlsListener::bind_endpoint(endpoint, &config, &TcpListenerOptions::default()).await?;
             let name = format!("tls://{}", local_addr(listener.local_addr())?);
             Bound::Streams(Listener::Tls(listener), name)
         }
         Endpoint::Udp4 { .. } | Endpoint::Udp6 { .. } => {
             let codec = WireCodec::new(&settings.mode);
-            Bound::Udp(UdpEndpoint::bind_endpoint(endpoint, codec, udp_options(&settings.mode)).await?)
+            Bound::Udp(Box::new(
+                UdpEndpoint::bind_endpoint(endpoint, codec, udp_options(&settings.mode)).await?,
+            ))
         }
         other => return Err(Failure::usage(format!("unsupported endpoint {other}"))),
     };
@@ -247,7 +252,10 @@ fn local_addr(addr: std::io::Result<SocketAddr>) -> Result<SocketAddr, Failure> 
 
 impl Listener {
     /// The next connection, framed, and who it is from.
-    pub(crate) async fn accept(&mut self, codec: &WireCodec) -> Result<(Framed, PeerAddr), ipc_transport::Error> {
+    pub(crate) async fn accept(
+        &mut self,
+        codec: &WireCodec,
+    ) -> Result<(Framed, PeerAddr), ipc_transport::Error> {
         let (io, peer): (BoxIo, PeerAddr) = match self {
             Listener::Local(l) => {
                 let s = l.accept().await?;
