@@ -127,12 +127,8 @@ impl PartialEq for Client {
 impl Eq for Client {}
 
 impl Client {
-    pub(crate) fn spawn(
-        id: String,
-        target: Target,
-        live: Arc<RwLock<Config>>,
-        runtime: &tokio::runtime::Handle,
-    ) -> Result<Client, Error> {
+    /// A client that has not started connecting: spawn [`Client::run`].
+    pub(crate) fn new(id: String, target: Target, live: Arc<RwLock<Config>>) -> Result<Client, Error> {
         let config = live.read().unwrap_or_else(PoisonError::into_inner).clone();
         config.validate()?;
         if config.parser == Profile::Assured {
@@ -156,7 +152,6 @@ impl Client {
                 killer: std::sync::Mutex::new(Arc::new(Killer::default())),
             }),
         };
-        runtime.spawn(client.clone().run());
         Ok(client)
     }
 
@@ -348,7 +343,7 @@ impl Client {
 
     /// The client's life: connect, serve the connection, decide whether to
     /// retry, as node-ipc's `connect` / `close` handlers do.
-    async fn run(self) {
+    pub(crate) async fn run(self) {
         let inner = &self.inner;
         loop {
             if self.is_explicit() {

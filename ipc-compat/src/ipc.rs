@@ -159,11 +159,48 @@ impl Ipc {
     /// [`Error::MissingId`] for an empty id, [`Error::NoRuntime`] outside a
     /// tokio runtime, [`Error::Config`] for an unusable configuration.
     pub fn connect_to(&self, id: &str, path: Option<&Path>) -> Result<Client, Error> {
+        self.connect_to_with(id, path, |_| {})
+    }
+
+    /// [`connect_to`](Ipc::connect_to) with node-ipc's callback: `setup` runs
+    /// with the new client *before* it starts connecting, so handlers it
+    /// registers see every event, the first `connect` or `error` included
+    /// (with plain `connect_to`, a handler registered after the call can miss
+    /// events of a connection that is quicker than you).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_compat::Error> {
+    /// let mut config = ipc_compat::Config::default();
+    /// config.silent = true;
+    /// config.stop_retrying = true.into();
+    /// let ipc = ipc_compat::Ipc::new(config);
+    /// let mut events = None;
+    /// let world = ipc.connect_to_with("world", Some("/nonexistent/app.world".as_ref()), |world| {
+    ///     world.on_connect(|_| println!("## connected to world ##"));
+    ///     events = Some(world.lifecycle(8));
+    /// })?;
+    /// let mut events = events.unwrap();
+    /// assert_eq!(events.recv().await.unwrap().name(), "error"); // nothing listens there
+    /// world.destroyed().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_to`](Ipc::connect_to).
+    pub fn connect_to_with(
+        &self,
+        id: &str,
+        path: Option<&Path>,
+        setup: impl FnOnce(&Client),
+    ) -> Result<Client, Error> {
         let path = match path {
             Some(p) => p.to_owned(),
             None => self.config().socket_path_for(id),
         };
-        self.connect(id, Target::Local(path))
+        self.connect(id, Target::Local(path), setup)
     }
 
     /// `ipc.connectToNet(id, host, port)`: a TCP client (TLS when
@@ -175,13 +212,29 @@ impl Ipc {
     ///
     /// As [`connect_to`](Ipc::connect_to).
     pub fn connect_to_net(&self, id: &str, host: Option<&str>, port: Option<u16>) -> Result<Client, Error> {
+        self.connect_to_net_with(id, host, port, |_| {})
+    }
+
+    /// [`connect_to_net`](Ipc::connect_to_net) with node-ipc's callback,
+    /// run before the client starts connecting (see [`connect_to_with`](Ipc::connect_to_with)).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_to`](Ipc::connect_to).
+    pub fn connect_to_net_with(
+        &self,
+        id: &str,
+        host: Option<&str>,
+        port: Option<u16>,
+        setup: impl FnOnce(&Client),
+    ) -> Result<Client, Error> {
         let config = self.config();
         let host = host.map_or(config.network_host, str::to_owned);
         let port = port.unwrap_or(config.network_port);
-        self.connect(id, Target::Net { host, port })
+        self.connect(id, Target::Net { host, port }, setup)
     }
 
-    fn connect(&self, id: &str, target: Target) -> Result<Client, Error> {
+    fn connect(&self, id: &str, target: Target, setup: impl FnOnce(&Client)) -> Result<Client, Error> {
         if id.is_empty() {
             return Err(Error::MissingId);
         }
@@ -189,12 +242,18 @@ impl Ipc {
         let mut of = self.lock_of();
         if let Some(existing) = of.get(id) {
             if existing.state() != ClientState::Destroyed {
+                let existing = existing.clone();
+                drop(of);
                 self.log(format_args!("Already Connected to {id} - So executing success without connection"));
-                return Ok(existing.clone());
+                setup(&existing);
+                return Ok(existing);
             }
         }
-        let client = Client::spawn(id.to_owned(), target, self.inner.config.clone(), &runtime)?;
+        let client = Client::new(id.to_owned(), target, self.inner.config.clone())?;
         of.insert(id.to_owned(), client.clone());
+        drop(of);
+        setup(&client);
+        runtime.spawn(client.clone().run());
         Ok(client)
     }
 
