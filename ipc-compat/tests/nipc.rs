@@ -342,6 +342,26 @@ fn nipc_serves_nipc() {
     assert!(b.stderr_seen.last().unwrap().contains("closed the connection"), "{}", b.context());
 }
 
+/// UDP between two nipc: connect sends from its --bind address, which serve
+/// prints as the peer and reaches with "to".
+#[test]
+fn nipc_udp_with_bind() {
+    let mut server = Nipc::spawn(["serve", "udp4://127.0.0.1:0"]);
+    let listening = server.stderr_until("listening on ");
+    let endpoint = listening.rsplit(' ').next().unwrap().to_owned();
+    let local = free_udp_port();
+    let mut client = Nipc::spawn(["connect", "--bind", &format!("127.0.0.1:{local}"), &endpoint]);
+    client.stderr_until("sending to");
+    client.send(r#"{"type":"ping","data":{"n":1}}"#);
+    let peer = format!("udp4://127.0.0.1:{local}");
+    assert_eq!(server.stdout_line(), format!(r#"{{"type":"ping","data":{{"n":1}},"peer":"{peer}"}}"#));
+    server.send(&json!({"type": "pong", "data": [true], "to": peer}).to_string());
+    assert_eq!(client.stdout_line(), r#"{"type":"pong","data":[true]}"#);
+    client.close_stdin();
+    assert_eq!(client.exit_code(), 0, "{}", client.context());
+    assert_eq!(server.terminate(), 0, "{}", server.context());
+}
+
 // ---------------------------------------------------------------------------
 // exit codes
 
