@@ -289,6 +289,69 @@ impl Server {
         self.lock_sockets().clone()
     }
 
+    /// Serves one connection that did not come from this server's listener:
+    /// an in-memory `tokio::io::duplex` (tests, fuzzing), a socket pair, a
+    /// socket accepted or inherited elsewhere. It gets exactly what an accepted
+    /// connection gets (`connect`, its events to the handlers, `emit` and
+    /// `broadcast`, the profile's limits and `messageTimeout`, `maxPendingBytes`,
+    /// then `close` and `socket.disconnected`) until the peer closes it, it
+    /// fails, or the server stops. Returns once `socket.disconnected` is raised.
+    ///
+    /// `peer` is what [`Socket::peer`] reports. The connection does not count
+    /// toward `maxConnections` (listeners enforce that at accept), and
+    /// [`Socket::is_authorized`] is `None`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_compat::Error> {
+    /// use ipc_compat::{Config, Ipc, PeerAddr};
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let mut config = Config::default();
+    /// config.silent = true;
+    /// let server = Ipc::new(config).serve(Some(&dir.path().join("app.world")))?;
+    /// server.on("ping", |_, socket| socket.emit("pong", 1).unwrap());
+    /// server.start().await?;
+    ///
+    /// let (mut peer, io) = tokio::io::duplex(4096);
+    /// let served = tokio::spawn({
+    ///     let server = server.clone();
+    ///     async move { server.serve_connection(io, PeerAddr::Local("in-memory".into())).await }
+    /// });
+    /// peer.write_all(b"{\"type\":\"ping\",\"data\":0}\x0c").await?;
+    /// peer.shutdown().await?; // the peer is done; the server sends what is queued, then closes
+    /// let mut reply = String::new();
+    /// peer.read_to_string(&mut reply).await?;
+    /// assert_eq!(reply, "{\"type\":\"pong\",\"data\":1}\x0c");
+    /// served.await.unwrap()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotRunning`] unless the server is running;
+    /// [`Error::WrongTransport`] for a UDP server.
+    pub async fn serve_connection<T>(&self, io: T, peer: PeerAddr) -> Result<(), Error>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let (ctx, stop) = {
+            let run = self.lock_run();
+            let running = run.as_ref().ok_or(Error::NotRunning)?;
+            if running.udp.is_some() {
+                return Err(Error::WrongTransport("a UDP server serves datagrams, not stream connections"));
+            }
+            let codec = WireCodec::from_config(&running.config)?;
+            let ctx =
+                Ctx { server: self.clone(), config: running.config.clone(), out: running.out.clone(), codec };
+            (ctx, running.shutdown.subscribe())
+        };
+        run_connection(ctx, Box::new(io), peer, None, stop).await;
+        Ok(())
+    }
+
     fn outgoing(&self) -> Result<Arc<Outgoing>, Error> {
         self.lock_run().as_ref().map(|r| r.out.clone()).ok_or(Error::NotRunning)
     }
