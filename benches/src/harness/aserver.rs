@@ -237,7 +237,12 @@ impl<P: Proto, S: AsyncRead + AsyncWrite + Unpin> Conn<P, S> {
                     for seq in 0..req.count {
                         let event = P::fan(seq, req.size as usize);
                         for peer in &peers {
-                            let _ = peer.send(event.clone()).await;
+                            // try_send first: an await on every send spends tokio's
+                            // cooperative budget and yields after ~128 sends, waking each
+                            // connection for about one event (one write each).
+                            if let Err(mpsc::error::TrySendError::Full(event)) = peer.try_send(event.clone()) {
+                                let _ = peer.send(event).await;
+                            }
                         }
                     }
                 });
@@ -246,11 +251,6 @@ impl<P: Proto, S: AsyncRead + AsyncWrite + Unpin> Conn<P, S> {
         }
         Ok(())
     }
-}
-
-/// Lets `Proto::Error` carry a plain I/O error.
-pub(crate) fn io_other(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(e.to_string())
 }
 
 /// The stream half of a `Framed`, for clients: the next item, or an error at end of stream.

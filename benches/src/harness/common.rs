@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Errors of the harness: any error, with its message.
@@ -130,13 +130,6 @@ impl Target {
         match self {
             Target::Unix(_) => None,
             Target::Tcp(a) | Target::Tls(a) | Target::Udp(a) => Some(*a),
-        }
-    }
-
-    pub(crate) fn path(&self) -> Option<&Path> {
-        match self {
-            Target::Unix(p) => Some(p),
-            _ => None,
         }
     }
 }

@@ -303,6 +303,15 @@ pub fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some("serve") {
         return serve::main(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some("client") {
+        return match one_client(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ipc-bench client: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::parse(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -321,6 +330,36 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `ipc-bench client lane=.. workload=.. transport=.. target=<path or port> [n=..]`:
+/// one client run against a server started by hand (`ipc-bench serve ...`), for profilers.
+fn one_client(args: &[String]) -> Res<()> {
+    let mut kv = HashMap::new();
+    for arg in args {
+        let (k, v) = arg.split_once('=').ok_or_else(|| format!("bad argument {arg:?}"))?;
+        kv.insert(k.to_owned(), v.to_owned());
+    }
+    let get = |k: &str| kv.get(k).map(String::as_str).ok_or_else(|| format!("{k}= missing"));
+    let lane = Lane::parse(get("lane")?).ok_or("unknown lane")?;
+    let workload = Workload::parse(get("workload")?).ok_or("unknown workload")?;
+    let transport = Transport::parse(get("transport")?).ok_or("unknown transport")?;
+    let target = Target::from_ready(transport, get("target")?)?;
+    let mut job = Settings::full().job(workload);
+    if let Some(n) = kv.get("n") {
+        job.n = n.parse()?;
+    }
+    let sample = match lane {
+        Lane::Floor => floor::client(workload, &target, job),
+        Lane::Ours => ours::client(workload, &target, None, job),
+        Lane::Baseline => baseline::client(workload, &target, None, job),
+        Lane::Official => official::client(workload, &target, job),
+        _ => Err("no Rust client for this lane".into()),
+    }?;
+    for m in report::measurements(workload, job, &sample) {
+        println!("lane={} workload={} transport={} value={} unit={}", lane.name(), m.workload, transport.name(), report::plain(m.value), m.unit);
+    }
+    Ok(())
 }
 
 /// A running server of one lane.
