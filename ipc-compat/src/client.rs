@@ -13,7 +13,7 @@ use ipc_transport::tcp::TcpStream;
 use ipc_transport::tls::TlsStream;
 use ipc_transport::Endpoint;
 use serde::Serialize;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::config::{BadFrame, Config, StopRetrying};
 use crate::error::Error;
@@ -59,7 +59,8 @@ struct Inner {
     state: watch::Sender<ClientState>,
     retries_remaining: AtomicU32,
     explicit: AtomicBool,
-    stop: Notify,
+    /// Turns true on `ipc.disconnect(id)` (level-triggered: never missed).
+    stop: watch::Sender<bool>,
     killer: std::sync::Mutex<Arc<Killer>>,
 }
 
@@ -148,7 +149,7 @@ impl Client {
                 events: Dispatcher::new(),
                 state: watch::channel(ClientState::Connecting).0,
                 explicit: AtomicBool::new(false),
-                stop: Notify::new(),
+                stop: watch::channel(false).0,
                 killer: std::sync::Mutex::new(Arc::new(Killer::default())),
             }),
         };
@@ -291,9 +292,9 @@ impl Client {
 
     /// Ends the client for good: what `ipc.disconnect(id)` does (it also removes it from `ipc.of`).
     pub(crate) fn disconnect(&self) {
-        self.inner.explicit.store(true, Ordering::Release);
+        self.inner.explicit.store(true, Ordering::SeqCst);
         self.inner.events.clear();
-        self.inner.stop.notify_one();
+        self.inner.stop.send_replace(true);
         self.killer().kill(None);
     }
 
@@ -338,7 +339,12 @@ impl Client {
     }
 
     fn is_explicit(&self) -> bool {
-        self.inner.explicit.load(Ordering::Acquire)
+        self.inner.explicit.load(Ordering::SeqCst)
+    }
+
+    async fn until_stopped(&self) {
+        let mut rx = self.inner.stop.subscribe();
+        let _ = rx.wait_for(|stop| *stop).await;
     }
 
     /// The client's life: connect, serve the connection, decide whether to
@@ -353,7 +359,7 @@ impl Client {
             log(&inner.config, || format!("requested connection to {} {}", inner.id, self.endpoint()));
             let attempt = tokio::select! {
                 attempt = open(&inner.target, &inner.config) => Some(attempt),
-                () = inner.stop.notified() => None,
+                () = self.until_stopped() => None,
             };
             let mut give_up = false;
             match attempt {
@@ -363,6 +369,11 @@ impl Client {
                     inner.retries_remaining.store(allowed, Ordering::Relaxed);
                     let killer = Arc::new(Killer::default());
                     *inner.killer.lock().unwrap_or_else(PoisonError::into_inner) = killer.clone();
+                    // disconnect() sets the flag, then kills the killer it finds:
+                    // either it found this one, or we see the flag now
+                    if self.is_explicit() {
+                        break;
+                    }
                     inner.outbox.set_online(true);
                     self.set_state(ClientState::Connected);
                     log(&inner.config, || format!("connected to {}; retrying reset", inner.id));
@@ -403,7 +414,7 @@ impl Client {
             self.raise(Lifecycle::Disconnect(self.clone())).await;
             let waited = tokio::select! {
                 () = tokio::time::sleep(retry) => true,
-                () = inner.stop.notified() => false,
+                () = self.until_stopped() => false,
             };
             if !waited || self.is_explicit() {
                 break;
