@@ -63,7 +63,8 @@ async fn main() -> Result<(), Error> {
     }
     for n in 1..=3 {
         // ipc.server.broadcast('app.message', {id: ipc.config.id, message: ...})
-        let reached = server.broadcast("app.message", json!({"id": "world", "message": format!("broadcast #{n}")}))?;
+        let reached =
+            server.broadcast("app.message", json!({"id": "world", "message": format!("broadcast #{n}")}))?;
         ipc_log!(ipc, "broadcast", n, "to", reached, "clients");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -25,9 +25,9 @@ fn say(who: &str, what: impl std::fmt::Display) {
 
 /// Awaits `fut` for at most 10 s.
 async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> Result<T, Error> {
-    tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .map_err(|_| Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("timed out: {what}"))))
+    tokio::time::timeout(Duration::from_secs(10), fut).await.map_err(|_| {
+        Error::Io(std::io::Error::new(std::io::ErrorKind::TimedOut, format!("timed out: {what}")))
+    })
 }
 
 /// `socket #2 (id goodbye)`.
@@ -83,7 +83,8 @@ async fn main() -> Result<(), Error> {
     let (gone_tx, mut gone) = mpsc::unbounded_channel();
     let server = world_server(&world, connected_tx, counts_tx, gone_tx)?;
     let report = |left: Vec<(u64, Option<String>)>| {
-        let mut ids: Vec<String> = left.into_iter().map(|(_, id)| id.unwrap_or_else(|| "false".into())).collect();
+        let mut ids: Vec<String> =
+            left.into_iter().map(|(_, id)| id.unwrap_or_else(|| "false".into())).collect();
         ids.sort();
         for id in ids {
             say("world", format!("socket.disconnected, id {id}"));

@@ -36,7 +36,9 @@ async fn main() -> Result<(), Error> {
         let log = ipc.clone();
         server.on_typed("message", move |data: Message, socket| {
             ipc_log!(log, "got a message from", data.from, ":", data.message);
-            socket.emit("message", json!({"from": "world", "message": format!("{} world!", data.message)})).ok();
+            socket
+                .emit("message", json!({"from": "world", "message": format!("{} world!", data.message)}))
+                .ok();
         });
         server.start().await?;
         world_server = Some(server);

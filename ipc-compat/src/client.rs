@@ -165,7 +165,9 @@ impl Client {
     pub fn endpoint(&self) -> Endpoint {
         match &self.inner.target {
             Target::Local(path) => Endpoint::unix(path),
-            Target::Net { host, port } if self.inner.config.tls.is_some() => Endpoint::tls(host.clone(), *port),
+            Target::Net { host, port } if self.inner.config.tls.is_some() => {
+                Endpoint::tls(host.clone(), *port)
+            }
             Target::Net { host, port } => Endpoint::tcp(host.clone(), *port),
         }
     }
@@ -526,7 +528,9 @@ async fn open(target: &Target, config: &Config) -> Result<Box<dyn Io>, ipc_trans
     Ok(match target {
         Target::Local(path) => Box::new(LocalStream::connect(path).await?),
         Target::Net { host, port } => match &config.tls {
-            Some(tls) => Box::new(TlsStream::connect(host, *port, &tls.client_config(&config.interface)).await?),
+            Some(tls) => {
+                Box::new(TlsStream::connect(host, *port, &tls.client_config(&config.interface)).await?)
+            }
             None => Box::new(TcpStream::connect_with(host, *port, &config.interface.tcp_options()).await?),
         },
     })
@@ -545,7 +549,8 @@ fn check_assured(config: &Config, target: &Target) -> Result<(), Error> {
                     || tls.reject_unauthorized == Some(false) =>
             {
                 Err(Error::Config(
-                    "assured network clients require a key, certificate, trusted CA and rejectUnauthorized".into(),
+                    "assured network clients require a key, certificate, trusted CA and rejectUnauthorized"
+                        .into(),
                 ))
             }
             Some(_) => Ok(()),

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc_codec::{Encoding, JsonCodec, Profile, Rules, DEFAULT_MAX_EVENT_NAME_LENGTH, DEFAULT_MESSAGE_TIMEOUT};
+use ipc_codec::{
+    Encoding, JsonCodec, Profile, Rules, DEFAULT_MAX_EVENT_NAME_LENGTH, DEFAULT_MESSAGE_TIMEOUT,
+};
 use ipc_transport::tcp::{IpFamily, TcpConnectOptions};
 use ipc_transport::tls::{TlsClientConfig, TlsServerConfig};
 
@@ -270,7 +272,10 @@ impl Config {
         if self.delimiter.is_empty() {
             return Err(Error::Config("delimiter must be a non-empty string".into()));
         }
-        if self.max_message_size == Some(0) || self.max_event_name_length == 0 || self.max_pending_bytes == Some(0) {
+        if self.max_message_size == Some(0)
+            || self.max_event_name_length == 0
+            || self.max_pending_bytes == Some(0)
+        {
             return Err(Error::Config(
                 "maxMessageSize, maxPendingBytes and maxEventNameLength must be at least 1".into(),
             ));

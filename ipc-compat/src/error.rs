@@ -102,14 +102,18 @@ impl Error {
     fn kind(&self) -> io::ErrorKind {
         use io::ErrorKind as K;
         match self {
-            Error::MissingId | Error::Config(_) | Error::WrongMode { .. } | Error::WrongTransport(_) => K::InvalidInput,
+            Error::MissingId | Error::Config(_) | Error::WrongMode { .. } | Error::WrongTransport(_) => {
+                K::InvalidInput
+            }
             Error::NoRuntime => K::Other,
             Error::Destroyed { .. } | Error::Closed | Error::NotRunning => K::NotConnected,
-            Error::QueueFull { .. } | Error::EventsDropped { .. } | Error::Backpressure { .. } => K::WouldBlock,
-            Error::AlreadyRunning => K::AlreadyExists,
-            Error::Transport(ipc_transport::Error::Connect { source, .. } | ipc_transport::Error::Bind { source, .. }) => {
-                source.kind()
+            Error::QueueFull { .. } | Error::EventsDropped { .. } | Error::Backpressure { .. } => {
+                K::WouldBlock
             }
+            Error::AlreadyRunning => K::AlreadyExists,
+            Error::Transport(
+                ipc_transport::Error::Connect { source, .. } | ipc_transport::Error::Bind { source, .. },
+            ) => source.kind(),
             Error::Transport(_) | Error::Codec(_) | Error::Io(_) => K::Other,
         }
     }

@@ -318,7 +318,12 @@ impl Ipc {
     /// # Errors
     ///
     /// [`Error::Config`] for an unusable configuration.
-    pub fn serve_net(&self, host: Option<&str>, port: Option<u16>, udp: Option<UdpType>) -> Result<Server, Error> {
+    pub fn serve_net(
+        &self,
+        host: Option<&str>,
+        port: Option<u16>,
+        udp: Option<UdpType>,
+    ) -> Result<Server, Error> {
         let config = self.config();
         config.validate()?;
         let mut host = host.map_or(config.network_host.clone(), str::to_owned);

@@ -275,7 +275,10 @@ mod tests {
     async fn online_queue_is_bounded_by_bytes() {
         let outbox = Outbox::new(Some(4), 10, true);
         outbox.push(Bytes::from_static(b"abc")).unwrap();
-        assert!(matches!(outbox.push(Bytes::from_static(b"de")), Err(Error::Backpressure { pending: 5, max: 4 })));
+        assert!(matches!(
+            outbox.push(Bytes::from_static(b"de")),
+            Err(Error::Backpressure { pending: 5, max: 4 })
+        ));
     }
 
     #[tokio::test]

@@ -175,14 +175,23 @@ impl Server {
         let out = Arc::new(Outgoing::from_config(&config)?);
         let codec = WireCodec::from_config(&config)?;
         let (shutdown, stop_rx) = watch::channel(false);
-        let mut running =
-            Running { config: config.clone(), out, shutdown, task: None, local_addr: None, path: None, udp: None };
+        let mut running = Running {
+            config: config.clone(),
+            out,
+            shutdown,
+            task: None,
+            local_addr: None,
+            path: None,
+            udp: None,
+        };
         let ctx = Ctx { server: self.clone(), config: config.clone(), out: running.out.clone(), codec };
         let task = match &self.inner.listen {
             Listen::Local(path) => {
                 let listener = bind_local(path, &config).await?;
                 running.path = Some(listener.path().to_owned());
-                log(&config, || format!("starting server on {} as Unix || Windows Socket", listener.path().display()));
+                log(&config, || {
+                    format!("starting server on {} as Unix || Windows Socket", listener.path().display())
+                });
                 tokio::spawn(accept_loop(ctx, Acceptor::Local(listener), stop_rx))
             }
             Listen::Net { host, port, udp: None } => {
@@ -190,7 +199,8 @@ impl Server {
                 let acceptor = match &config.tls {
                     Some(tls) => {
                         let endpoint = Endpoint::tls(host.clone(), *port);
-                        let listener = TlsListener::bind_endpoint(&endpoint, &tls.server_config(), &options).await?;
+                        let listener =
+                            TlsListener::bind_endpoint(&endpoint, &tls.server_config(), &options).await?;
                         running.local_addr = Some(listener.local_addr()?);
                         Acceptor::Tls(listener)
                     }
@@ -220,7 +230,9 @@ impl Server {
                 running.local_addr = Some(local);
                 let out = Arc::new(UdpOut::new(config.max_pending_bytes));
                 running.udp = Some(out.clone());
-                log(&config, || format!("starting server on {local} as {}", if local.is_ipv4() { "udp4" } else { "udp6" }));
+                log(&config, || {
+                    format!("starting server on {local} as {}", if local.is_ipv4() { "udp4" } else { "udp6" })
+                });
                 tokio::spawn(udp_loop(ctx, endpoint, out, stop_rx))
             }
         };
@@ -452,7 +464,9 @@ impl Server {
                 Err(e) => {
                     let events = self.inner.events.clone();
                     let socket = socket.clone();
-                    tokio::spawn(async move { events.emit_lifecycle(Lifecycle::error(Some(socket), e)).await });
+                    tokio::spawn(
+                        async move { events.emit_lifecycle(Lifecycle::error(Some(socket), e)).await },
+                    );
                 }
             }
         }
@@ -559,14 +573,14 @@ impl Acceptor {
 }
 
 async fn bind_local(path: &Path, config: &Config) -> Result<Arc<LocalListener>, Error> {
-    let mut registry = LOCAL_LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
-    registry.retain(|_, weak| weak.strong_count() > 0);
-    if !config.unlink {
-        if let Some(shared) = registry.get(path).and_then(Weak::upgrade) {
-            return Ok(shared);
-        }
+    let shared = {
+        let mut registry = LOCAL_LISTENERS.lock().unwrap_or_else(PoisonError::into_inner);
+        registry.retain(|_, weak| weak.strong_count() > 0);
+        registry.get(path).and_then(Weak::upgrade)
+    };
+    if let (false, Some(shared)) = (config.unlink, shared) {
+        return Ok(shared);
     }
-    drop(registry);
     let mut options = LocalListenerOptions::default()
         .unlink(config.unlink)
         .readable_all(config.readable_all)
@@ -603,7 +617,8 @@ fn check_assured(config: &Config, listen: &Listen) -> Result<(), Error> {
                 || tls.reject_unauthorized == Some(false)
             {
                 return Err(Error::Config(
-                    "assured network servers require a trusted client CA, requestCert and rejectUnauthorized".into(),
+                    "assured network servers require a trusted client CA, requestCert and rejectUnauthorized"
+                        .into(),
                 ));
             }
             Ok(())
@@ -746,7 +761,13 @@ async fn udp_loop(
     let (mut sink, mut stream) = endpoint.split();
     if let Some(local) = local {
         // node-ipc raises `connect` once with the UDP socket itself when it is bound
-        let me = Socket::new(0, PeerAddr::Udp(local), ctx.out.clone(), Link::Udp { out: out.clone(), to: local }, None);
+        let me = Socket::new(
+            0,
+            PeerAddr::Udp(local),
+            ctx.out.clone(),
+            Link::Udp { out: out.clone(), to: local },
+            None,
+        );
         events.emit_lifecycle(Lifecycle::Connect(me)).await;
     }
     let report_events = events.clone();
@@ -778,7 +799,9 @@ async fn udp_loop(
                 Err(e) => {
                     let peer = match &e {
                         ipc_transport::Error::Datagram { from, .. }
-                        | ipc_transport::Error::PartialFrameDropped { from, .. } => Some(udp_peer(&ctx, &out, *from)),
+                        | ipc_transport::Error::PartialFrameDropped { from, .. } => {
+                            Some(udp_peer(&ctx, &out, *from))
+                        }
                         _ => None,
                     };
                     events.emit_lifecycle(Lifecycle::error(peer, Error::Transport(e))).await;

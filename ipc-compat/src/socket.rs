@@ -123,7 +123,13 @@ pub struct Socket {
 }
 
 impl Socket {
-    pub(crate) fn new(serial: u64, peer: PeerAddr, out: Arc<Outgoing>, link: Link, authorized: Option<bool>) -> Socket {
+    pub(crate) fn new(
+        serial: u64,
+        peer: PeerAddr,
+        out: Arc<Outgoing>,
+        link: Link,
+        authorized: Option<bool>,
+    ) -> Socket {
         Socket { inner: Arc::new(Inner { serial, peer, id: Mutex::new(None), out, link, authorized }) }
     }
 

@@ -26,7 +26,7 @@ pub(crate) enum Inbound {
 /// Decodes JSON events or raw chunks; encodes frames that are already bytes.
 #[derive(Debug, Clone)]
 pub(crate) enum WireCodec {
-    Json { codec: JsonCodec, keep_going: bool },
+    Json { codec: Box<JsonCodec>, keep_going: bool },
     Raw(RawCodec),
 }
 
@@ -35,7 +35,10 @@ impl WireCodec {
         if config.raw_buffer {
             return Ok(WireCodec::Raw(RawCodec::new(config.encoding)));
         }
-        Ok(WireCodec::Json { codec: config.json_codec()?, keep_going: config.on_bad_frame == BadFrame::Report })
+        Ok(WireCodec::Json {
+            codec: Box::new(config.json_codec()?),
+            keep_going: config.on_bad_frame == BadFrame::Report,
+        })
     }
 
     fn wrap(
@@ -225,9 +228,15 @@ mod tests {
     #[test]
     fn outgoing_frames_follow_the_preset() {
         let v9 = Outgoing::from_config(&Config::v9()).unwrap();
-        assert_eq!(&v9.frame("a", &serde_json::Value::Null).unwrap()[..], b"{\"type\":\"a\",\"data\":{}}\x0c");
+        assert_eq!(
+            &v9.frame("a", &serde_json::Value::Null).unwrap()[..],
+            b"{\"type\":\"a\",\"data\":{}}\x0c"
+        );
         let v14 = Outgoing::from_config(&Config::v14()).unwrap();
-        assert_eq!(&v14.frame("a", &serde_json::Value::Null).unwrap()[..], b"{\"type\":\"a\",\"data\":null}\x0c");
+        assert_eq!(
+            &v14.frame("a", &serde_json::Value::Null).unwrap()[..],
+            b"{\"type\":\"a\",\"data\":null}\x0c"
+        );
         assert!(matches!(v14.raw("x".into()), Err(Error::WrongMode { raw_buffer: false })));
         let mut raw = Config::v9();
         raw.raw_buffer = true;

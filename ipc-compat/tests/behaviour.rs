@@ -10,10 +10,14 @@ use std::time::Duration;
 use common::{pki, v14, v9, wait_lifecycle, watched, within};
 use futures::StreamExt;
 use ipc_compat::{
-    ClientState, Config, Encoding, Error, Event, Ipc, Lifecycle, Server, Socket, StopRetrying, TlsConfig, UdpType,
+    ClientState, Config, Encoding, Error, Event, Ipc, Lifecycle, Server, Socket, StopRetrying, TlsConfig,
+    UdpType,
 };
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
+
+/// A socket's serial number and the id `socket.disconnected` reported.
+type Gone = (u64, Option<String>);
 
 /// A server answering `message` with `<data> world!`, as the README's world.
 async fn world(server: Server) -> Server {
@@ -106,7 +110,12 @@ async fn udp_world_replies_to_the_sender_and_broadcasts_to_peers_heard_from() {
     let server = w.serve_net(Some("127.0.0.1"), Some(0), Some(UdpType::Udp4)).unwrap();
     server.on("message", |event, socket| {
         let data = event.data().unwrap();
-        socket.emit("message", json!({"from": "world", "message": format!("{} world!", data["message"].as_str().unwrap())})).unwrap();
+        socket
+            .emit(
+                "message",
+                json!({"from": "world", "message": format!("{} world!", data["message"].as_str().unwrap())}),
+            )
+            .unwrap();
     });
     within("udp start", server.start()).await.unwrap();
     let world_addr = server.local_addr().unwrap();
@@ -294,20 +303,26 @@ async fn disconnect_ends_the_client_quietly_and_removes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_disconnected_once_per_socket_with_the_announced_id() {
     let dir = tempfile::tempdir().unwrap();
-    for (config, identify) in [(v9(dir.path()), true), (v14(dir.path()), false), (
-        {
-            let mut c = v14(dir.path());
-            c.identify_peer = true;
-            c
-        },
-        true,
-    )] {
+    for (config, identify) in [
+        (v9(dir.path()), true),
+        (v14(dir.path()), false),
+        (
+            {
+                let mut c = v14(dir.path());
+                c.identify_peer = true;
+                c
+            },
+            true,
+        ),
+    ] {
         let path = dir.path().join("ids.sock");
         let w = Ipc::new(config.clone());
         let server = w.serve(Some(&path)).unwrap();
-        let seen: Arc<Mutex<Vec<(u64, Option<String>)>>> = Arc::default();
+        let seen: Arc<Mutex<Vec<Gone>>> = Arc::default();
         let log = seen.clone();
-        server.on_socket_disconnected(move |socket, id| log.lock().unwrap().push((socket.serial(), id.map(str::to_owned))));
+        server.on_socket_disconnected(move |socket, id| {
+            log.lock().unwrap().push((socket.serial(), id.map(str::to_owned)))
+        });
         let mut life = server.lifecycle(64);
         let mut hello = server.subscribe("hello", 8);
         within("start", server.start()).await.unwrap();
@@ -534,4 +549,3 @@ async fn many_instances_in_one_process_keep_their_own_config() {
     assert!(a.server().is_none());
     assert!(matches!(a.connect_to("", None), Err(Error::MissingId)));
 }
-

@@ -114,7 +114,10 @@ async fn node_world_rust_hello(rt: &PeerRuntime, transport: Transport) {
         Transport::Tcp => world.arg("host=127.0.0.1").arg(format!("port={port}")),
         Transport::Tls => {
             cfg.tls = Some(ipc_compat::TlsConfig::default().trusted_connections([&pki.ca]));
-            world.arg("host=127.0.0.1").arg(format!("port={port}")).arg(format!("config={}", node_tls_server(&pki)))
+            world
+                .arg("host=127.0.0.1")
+                .arg(format!("port={port}"))
+                .arg(format!("config={}", node_tls_server(&pki)))
         }
         Transport::Udp4 => world
             .arg("host=127.0.0.1")
@@ -130,7 +133,10 @@ async fn node_world_rust_hello(rt: &PeerRuntime, transport: Transport) {
         within("udp start", me.start()).await.unwrap();
         let to = format!("127.0.0.1:{port}").parse().unwrap();
         me.emit_to(to, "message", json!({"from": "hello", "message": "Hello"})).unwrap();
-        assert_eq!(world.event().await, json!({"type": "message", "data": {"from": "hello", "message": "Hello"}}));
+        assert_eq!(
+            world.event().await,
+            json!({"type": "message", "data": {"from": "hello", "message": "Hello"}})
+        );
         let (reply, socket) = within("udp reply", replies.next()).await.unwrap();
         assert_eq!(reply.data().unwrap(), json!({"from": "world", "message": "Hello world!"}));
         assert_eq!(socket.addr(), Some(to));
@@ -194,7 +200,10 @@ async fn rust_world_node_hello(rt: &PeerRuntime, transport: Transport) {
     if transport == Transport::Udp4 {
         assert_eq!(event.data().unwrap(), json!({"from": "hello", "message": "Hello"}));
         assert!(socket.is_udp());
-        assert_eq!(hello.event().await, json!({"type": "message", "data": {"from": "world", "message": "Hello world!"}}));
+        assert_eq!(
+            hello.event().await,
+            json!({"type": "message", "data": {"from": "world", "message": "Hello world!"}})
+        );
         return;
     }
     assert_eq!(event.data().unwrap(), json!("hello"));
@@ -241,7 +250,8 @@ async fn raw_hex(flavor: NodeIpc) {
 
     // node world, Rust hello: bytes from a hex string, as node's Buffer.from(s, 'hex')
     let path = dir.path().join("app.rawworld");
-    let world = Peer::spawn(script(&rt, "world").arg(format!("path={}", path.display())).arg(raw_config)).await;
+    let world =
+        Peer::spawn(script(&rt, "world").arg(format!("path={}", path.display())).arg(raw_config)).await;
     let hello = Ipc::new(cfg.clone());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let client = hello
@@ -270,7 +280,11 @@ async fn raw_hex(flavor: NodeIpc) {
     });
     within("start", server.start()).await.unwrap();
     let hello = Peer::spawn(
-        script(&rt, "hello").arg("transport=unix").arg(format!("path={}", path.display())).arg(raw_config).arg("raw=0a141e"),
+        script(&rt, "hello")
+            .arg("transport=unix")
+            .arg(format!("path={}", path.display()))
+            .arg(raw_config)
+            .arg("raw=0a141e"),
     )
     .await;
     let mut got = Vec::new();

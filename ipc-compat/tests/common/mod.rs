@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use ipc_compat::{Config, Lifecycle, Subscription};
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+    SanType,
 };
 
 /// How long any single await of a test may take.
@@ -40,7 +41,9 @@ pub fn v14(dir: &Path) -> Config {
 }
 
 /// The name of the next lifecycle event that is not `error` (errors are returned too when `errors`).
-pub async fn next_lifecycle<P: Clone + Send + Sync + 'static>(sub: &mut Subscription<Lifecycle<P>>) -> Lifecycle<P> {
+pub async fn next_lifecycle<P: Clone + Send + Sync + 'static>(
+    sub: &mut Subscription<Lifecycle<P>>,
+) -> Lifecycle<P> {
     within("a lifecycle event", sub.recv()).await.expect("lifecycle stream ended")
 }
 
@@ -83,8 +86,11 @@ pub fn pki() -> Pki {
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
         params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
         params.subject_alt_names.push(SanType::IpAddress("::1".parse().unwrap()));
-        params.extended_key_usages =
-            vec![if server { ExtendedKeyUsagePurpose::ServerAuth } else { ExtendedKeyUsagePurpose::ClientAuth }];
+        params.extended_key_usages = vec![if server {
+            ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            ExtendedKeyUsagePurpose::ClientAuth
+        }];
         (params.signed_by(&key, &ca, &ca_key).unwrap(), key)
     };
     let (server, server_key) = leaf(true);
