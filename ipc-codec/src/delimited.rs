@@ -78,8 +78,10 @@ impl Delimited {
                         self.discarding = false;
                         continue;
                     }
-                    let frame = buf.split_to(end).freeze();
-                    buf.advance(dlen);
+                    // One split takes the frame and its delimiter; dropping the
+                    // delimiter from the frozen frame is a length change.
+                    let mut frame = buf.split_to(end + dlen).freeze();
+                    frame.truncate(end);
                     self.partial_since = None;
                     if end > self.max_frame {
                         return Err(CodecError::FrameTooLarge {
