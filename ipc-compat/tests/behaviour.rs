@@ -549,3 +549,115 @@ async fn many_instances_in_one_process_keep_their_own_config() {
     assert!(a.server().is_none());
     assert!(matches!(a.connect_to("", None), Err(Error::MissingId)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_pending_bytes_closes_only_the_stalled_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.slow");
+    let mut config = v14(dir.path());
+    config.max_pending_bytes = Some(64 * 1024);
+    let w = Ipc::new(config.clone());
+    let server = w.serve(Some(&path)).unwrap();
+    let mut life = server.lifecycle(64);
+    within("start", server.start()).await.unwrap();
+    // a peer that never reads
+    let _stalled = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let (event, _) = wait_lifecycle(&mut life, "connect").await;
+    let Lifecycle::Connect(socket) = event else { unreachable!() };
+    let chunk = "x".repeat(16 * 1024);
+    let mut refused = None;
+    for _ in 0..10_000 {
+        if let Err(e) = socket.emit("big", &chunk) {
+            refused = Some(e);
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(matches!(refused, Some(Error::Backpressure { max: 65536, .. })), "{refused:?}");
+    let (error, _) = wait_lifecycle(&mut life, "error").await;
+    let Lifecycle::Error { error, .. } = error else { unreachable!() };
+    assert!(matches!(Error::of(&error), Some(Error::Backpressure { .. })), "{error}");
+    wait_lifecycle(&mut life, "socket.disconnected").await;
+    assert!(matches!(socket.emit("big", "more"), Err(Error::Closed)));
+    // the server still serves others
+    let h = Ipc::new(config);
+    let client = h.connect_to("slow", Some(&path)).unwrap();
+    within("another client", client.connected()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp6_world_and_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = v9(dir.path());
+    let w = Ipc::new(config.clone());
+    let world = w.serve_net(Some("::1"), Some(0), Some(UdpType::Udp6)).unwrap();
+    world.on("message", |event, socket| socket.emit("message", event.data().unwrap()).unwrap());
+    within("udp6 start", world.start()).await.unwrap();
+    let h = Ipc::new(config);
+    let hello = h.serve_net(Some("::1"), Some(0), Some(UdpType::Udp6)).unwrap();
+    let mut replies = hello.subscribe("message", 4);
+    within("udp6 start", hello.start()).await.unwrap();
+    assert!(hello.local_addr().unwrap().is_ipv6());
+    hello.emit_to(world.local_addr().unwrap(), "message", json!({"message": "Hello"})).unwrap();
+    let (reply, _) = within("udp6 reply", replies.next()).await.unwrap();
+    assert_eq!(reply.data().unwrap(), json!({"message": "Hello"}));
+    assert_eq!(hello.endpoint().scheme(), "udp6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_message_timeout_closes_a_connection_with_an_unfinished_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("timeout.sock");
+    let mut config = v14(dir.path());
+    config.parser = ipc_compat::Profile::Guarded;
+    config.message_timeout = Some(Duration::from_millis(200));
+    let w = Ipc::new(config);
+    let server = w.serve(Some(&path)).unwrap();
+    let mut life = server.lifecycle(16);
+    within("start", server.start()).await.unwrap();
+    let mut raw = tokio::net::UnixStream::connect(&path).await.unwrap();
+    raw.write_all(b"{\"type\":\"half").await.unwrap();
+    let started = std::time::Instant::now();
+    let (error, _) = wait_lifecycle(&mut life, "error").await;
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    let Lifecycle::Error { error, .. } = error else { unreachable!() };
+    assert!(error.to_string().contains("timeout"), "{error}");
+    wait_lifecycle(&mut life, "socket.disconnected").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fourteen_x_client_does_not_reconnect_after_a_protocol_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("liar.sock");
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let liar = tokio::spawn(async move {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        conn.write_all(b"garbage\x0c").await.unwrap();
+        // keep accepting: a reconnect would be seen here
+        let again = tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;
+        again.is_ok()
+    });
+    let h = Ipc::new(v14(dir.path()));
+    let (_client, mut life) = watched(&h, "liar", Some(&path));
+    let (_, before) = wait_lifecycle(&mut life, "destroy").await;
+    assert_eq!(before, ["connect", "error", "disconnect"]);
+    assert!(!within("liar", liar).await.unwrap(), "the client reconnected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_client_binds_the_configured_interface() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Ipc::new(v9(dir.path()));
+    let server = w.serve_net(Some("127.0.0.1"), Some(0), None).unwrap();
+    let mut life = server.lifecycle(8);
+    within("start", server.start()).await.unwrap();
+    let mut config = v9(dir.path());
+    config.interface.local_address = Some("127.0.0.1".parse().unwrap());
+    config.interface.family = Some(ipc_compat::IpFamily::V4);
+    let h = Ipc::new(config);
+    let client = h.connect_to_net("world", Some("localhost"), server.local_addr().map(|a| a.port())).unwrap();
+    within("connect", client.connected()).await.unwrap();
+    let (event, _) = wait_lifecycle(&mut life, "connect").await;
+    let Lifecycle::Connect(socket) = event else { unreachable!() };
+    assert_eq!(socket.addr().unwrap().ip().to_string(), "127.0.0.1");
+}
