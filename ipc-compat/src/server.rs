@@ -814,6 +814,7 @@ async fn udp_loop(
         () = out.write_to(&mut sink, report) => {},
         () = until_stopped(&mut stop) => {},
     }
+    out.close();
     ctx.server.lock_sockets().clear();
 }
 

@@ -49,15 +49,30 @@ pub(crate) struct UdpOut {
     queue: Mutex<VecDeque<(Bytes, SocketAddr)>>,
     notify: Notify,
     max_pending: Option<usize>,
+    closed: AtomicBool,
 }
 
 impl UdpOut {
     pub(crate) fn new(max_pending: Option<usize>) -> UdpOut {
-        UdpOut { queue: Mutex::new(VecDeque::new()), notify: Notify::new(), max_pending }
+        UdpOut {
+            queue: Mutex::new(VecDeque::new()),
+            notify: Notify::new(),
+            max_pending,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The server stopped: later sends fail with [`Error::Closed`].
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
     pub(crate) fn push(&self, frame: Bytes, to: SocketAddr) -> Result<(), Error> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
         if let Some(max) = self.max_pending {
             let pending = queue.iter().map(|(b, _)| b.len()).sum::<usize>() + frame.len();
             if pending > max {

@@ -661,3 +661,30 @@ async fn tcp_client_binds_the_configured_interface() {
     let Lifecycle::Connect(socket) = event else { unreachable!() };
     assert_eq!(socket.addr().unwrap().ip().to_string(), "127.0.0.1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_tls_files_destroy_the_client_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = v9(dir.path());
+    config.tls = Some(TlsConfig::default().trusted_connections([dir.path().join("missing-ca.pem")]));
+    let h = Ipc::new(config);
+    let mut life = None;
+    let client =
+        h.connect_to_net_with("world", Some("127.0.0.1"), Some(1), |c| life = Some(c.lifecycle(8))).unwrap();
+    let mut life = life.unwrap();
+    let (error, _) = wait_lifecycle(&mut life, "error").await;
+    let Lifecycle::Error { error, .. } = error else { unreachable!() };
+    assert!(error.to_string().contains("missing-ca.pem"), "{error}");
+    let (_, before) = wait_lifecycle(&mut life, "destroy").await;
+    assert_eq!(before, ["disconnect"]);
+    assert_eq!(client.state(), ClientState::Destroyed);
+    // a stopped UDP server refuses to send
+    let w = Ipc::new(v9(dir.path()));
+    let udp = w.serve_net(Some("127.0.0.1"), Some(0), Some(UdpType::Udp4)).unwrap();
+    let mut udp_life = udp.lifecycle(8);
+    within("udp start", udp.start()).await.unwrap();
+    let (event, _) = wait_lifecycle(&mut udp_life, "connect").await;
+    let Lifecycle::Connect(me) = event else { unreachable!() };
+    udp.stop().await;
+    assert!(matches!(me.emit("x", 1), Err(Error::Closed)));
+}
