@@ -1,0 +1,339 @@
+//! Helpers for the fault-injection and load tests (`fault_*.rs`, `load.rs`):
+//! timeouts on every await, quiet configs, process resource readings, child
+//! processes to kill, and a PKI with expired certificates.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use ipc_compat::{Config, Error, Lifecycle, Subscription};
+
+/// How long any single await of a test may take.
+pub const STEP: Duration = Duration::from_secs(20);
+
+/// Awaits `fut`, failing the test after [`STEP`].
+pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    within_for(STEP, what, fut).await
+}
+
+/// Awaits `fut`, failing the test after `limit`.
+pub async fn within_for<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
+    }
+}
+
+/// A silent 9.x config with its socket root in `dir` and a short retry.
+pub fn v9(dir: &Path) -> Config {
+    let mut c = Config::v9();
+    c.silent = true;
+    c.socket_root = format!("{}/", dir.display());
+    c.retry = Duration::from_millis(20);
+    c
+}
+
+/// A silent 14.x config with its (secure) socket root in `dir/root/` and a short retry.
+pub fn v14(dir: &Path) -> Config {
+    let mut c = Config::v14();
+    c.silent = true;
+    c.socket_root = format!("{}/root/", dir.display());
+    c.retry = Duration::from_millis(20);
+    c
+}
+
+/// Waits for the next lifecycle event called `name` and returns it.
+pub async fn wait_for<P: Clone + Send + Sync + 'static>(
+    sub: &mut Subscription<Lifecycle<P>>,
+    name: &str,
+) -> Lifecycle<P> {
+    loop {
+        let event = within(name, sub.recv()).await.expect("the lifecycle stream ended");
+        if event.name() == name {
+            return event;
+        }
+    }
+}
+
+/// Waits for the next `error` lifecycle event and returns its peer and text,
+/// with this crate's error when it raised it.
+pub async fn next_error<P: Clone + Send + Sync + 'static>(
+    sub: &mut Subscription<Lifecycle<P>>,
+) -> (Option<P>, std::sync::Arc<ipc_events::Error>) {
+    match wait_for(sub, "error").await {
+        Lifecycle::Error { peer, error } => (peer, error),
+        _ => unreachable!(),
+    }
+}
+
+/// The transport error inside an `error` event raised by ipc-compat, if it is one.
+pub fn transport_error(error: &ipc_events::Error) -> Option<&ipc_transport::Error> {
+    match Error::of(error) {
+        Some(Error::Transport(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// Open file descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
+}
+
+/// A `kB` line of `/proc/self/status` (`VmRSS`, `VmHWM`), in KiB.
+pub fn status_kib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
+}
+
+/// Resident memory now, in KiB.
+pub fn rss_kib() -> u64 {
+    status_kib("VmRSS")
+}
+
+/// Peak resident memory since the last [`reset_peak_rss`] (or since the
+/// process started), in KiB.
+pub fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM")
+}
+
+/// Starts a new peak-RSS measurement (Linux: `5` into `/proc/self/clear_refs`)
+/// and returns the RSS now, in KiB.
+pub fn reset_peak_rss() -> u64 {
+    std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS through /proc/self/clear_refs");
+    rss_kib()
+}
+
+/// Environment variable that tells a child test which role to play.
+pub const CHILD_ENV: &str = "IPC_FAULT_CHILD";
+
+/// A copy of this test binary running one `#[ignore]`d helper test as a
+/// separate process, so that the parent can kill it (SIGKILL: no cleanup, no
+/// unlink, no flush). The helper writes lines to stdout; lines starting with
+/// `@` are for the parent (libtest's own lines are skipped).
+pub struct ChildProcess {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl ChildProcess {
+    /// Starts `test` (an ignored test of this binary) with `arg` in [`CHILD_ENV`].
+    pub fn spawn(test: &str, arg: &str) -> ChildProcess {
+        let exe = std::env::current_exe().expect("the test binary");
+        let mut child = Command::new(exe)
+            .args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .env(CHILD_ENV, arg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the child test process");
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(ours) = line.strip_prefix('@') {
+                    if tx.send(ours.to_owned()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        ChildProcess { child, lines }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next `@` line, waiting at most [`STEP`]; `None` once the child is gone.
+    pub fn next_line(&self) -> Option<String> {
+        self.next_line_within(STEP)
+    }
+
+    /// The next `@` line, waiting at most `limit`; `None` once the child is gone.
+    pub fn next_line_within(&self, limit: Duration) -> Option<String> {
+        match self.lines.recv_timeout(limit) {
+            Ok(line) => Some(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("the child said nothing for {limit:?}"),
+        }
+    }
+
+    /// Waits for the child to exit on its own: its stdout closes (each line
+    /// waited for at most `limit`), then it is reaped. Returns whether it
+    /// succeeded and the `@` lines it still said.
+    pub fn finish(&mut self, limit: Duration) -> (bool, Vec<String>) {
+        let lines = std::iter::from_fn(|| self.next_line_within(limit)).collect();
+        (self.child.wait().expect("reap the child").success(), lines)
+    }
+
+    /// Waits for the `@` line `want`, returning the lines before it.
+    pub fn expect_line(&self, want: &str) -> Vec<String> {
+        let mut before = Vec::new();
+        loop {
+            match self.next_line() {
+                Some(line) if line == want => return before,
+                Some(line) => before.push(line),
+                None => panic!("the child ended before saying {want:?}; it said {before:?}"),
+            }
+        }
+    }
+
+    /// Every `@` line still to come, until the child's stdout closes.
+    pub fn remaining_lines(&self) -> Vec<String> {
+        std::iter::from_fn(|| self.next_line()).collect()
+    }
+
+    /// SIGKILL, then reap it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("kill the child");
+        self.child.wait().expect("reap the child");
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// In a child helper test: the argument the parent gave, or `None` when the
+/// helper was run directly (then it has nothing to do).
+pub fn child_arg() -> Option<String> {
+    std::env::var(CHILD_ENV).ok()
+}
+
+/// In a child helper test: a line for the parent.
+pub fn tell_parent(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    // on a line of its own: libtest's "test name ... " has no newline yet
+    writeln!(out, "\n@{line}").unwrap();
+    out.flush().unwrap();
+}
+
+/// PEM files of a test PKI, made now: a CA with a server and a client
+/// certificate, the same two already expired, and an unrelated CA with a
+/// client certificate of its own.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub server_key: PathBuf,
+    pub server_cert: PathBuf,
+    pub client_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub expired_server_key: PathBuf,
+    pub expired_server_cert: PathBuf,
+    pub expired_client_key: PathBuf,
+    pub expired_client_cert: PathBuf,
+    pub other_ca: PathBuf,
+    pub other_client_key: PathBuf,
+    pub other_client_cert: PathBuf,
+}
+
+pub fn pki() -> Pki {
+    use rcgen::{
+        date_time_ymd, BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose, SanType,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+        (params.self_signed(&key).unwrap(), key)
+    };
+    let leaf = |issuer: &(Certificate, KeyPair), server: bool, expired: bool| {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        params.extended_key_usages = vec![if server {
+            ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            ExtendedKeyUsagePurpose::ClientAuth
+        }];
+        if expired {
+            params.not_before = date_time_ymd(2020, 1, 1);
+            params.not_after = date_time_ymd(2021, 1, 1);
+        }
+        (params.signed_by(&key, &issuer.0, &issuer.1).unwrap(), key)
+    };
+    let root = ca("ipc-compat fault-test CA");
+    let other = ca("some other CA");
+    let write = |name: &str, pem: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let (server, server_key) = leaf(&root, true, false);
+    let (client, client_key) = leaf(&root, false, false);
+    let (old_server, old_server_key) = leaf(&root, true, true);
+    let (old_client, old_client_key) = leaf(&root, false, true);
+    let (stranger, stranger_key) = leaf(&other, false, false);
+    Pki {
+        ca: write("ca.pem", root.0.pem()),
+        server_key: write("server.key", server_key.serialize_pem()),
+        server_cert: write("server.pub", server.pem()),
+        client_key: write("client.key", client_key.serialize_pem()),
+        client_cert: write("client.pub", client.pem()),
+        expired_server_key: write("expired-server.key", old_server_key.serialize_pem()),
+        expired_server_cert: write("expired-server.pub", old_server.pem()),
+        expired_client_key: write("expired-client.key", old_client_key.serialize_pem()),
+        expired_client_cert: write("expired-client.pub", old_client.pem()),
+        other_ca: write("other-ca.pem", other.0.pem()),
+        other_client_key: write("other-client.key", stranger_key.serialize_pem()),
+        other_client_cert: write("other-client.pub", stranger.pem()),
+        dir,
+    }
+}
+
+/// Things handlers saw, in order, that a test can wait on without polling.
+#[derive(Debug)]
+pub struct Log<T>(std::sync::Arc<tokio::sync::watch::Sender<Vec<T>>>);
+
+impl<T> Clone for Log<T> {
+    fn clone(&self) -> Self {
+        Log(self.0.clone())
+    }
+}
+
+impl<T: Clone + Send + Sync> Log<T> {
+    pub fn new() -> Log<T> {
+        Log(std::sync::Arc::new(tokio::sync::watch::channel(Vec::new()).0))
+    }
+
+    /// Appends one entry (from a handler).
+    pub fn push(&self, entry: T) {
+        self.0.send_modify(|v| v.push(entry));
+    }
+
+    /// A copy of what is logged now.
+    pub fn snapshot(&self) -> Vec<T> {
+        self.0.borrow().clone()
+    }
+
+    /// Waits until `done` holds for the log, then returns a copy of it.
+    pub async fn until(&self, what: &str, mut done: impl FnMut(&[T]) -> bool) -> Vec<T> {
+        let mut rx = self.0.subscribe();
+        let seen =
+            within(what, rx.wait_for(|v| done(v))).await.expect("the log's sender lives as long as the log");
+        seen.clone()
+    }
+
+    /// Waits until the log holds at least `n` entries.
+    pub async fn until_len(&self, what: &str, n: usize) -> Vec<T> {
+        self.until(what, |v| v.len() >= n).await
+    }
+}
