@@ -240,7 +240,8 @@ impl<P: Proto, S: AsyncRead + AsyncWrite + Unpin> Conn<P, S> {
                             // try_send first: an await on every send spends tokio's
                             // cooperative budget and yields after ~128 sends, waking each
                             // connection for about one event (one write each).
-                            if let Err(mpsc::error::TrySendError::Full(event)) = peer.try_send(event.clone()) {
+                            if let Err(mpsc::error::TrySendError::Full(event)) = peer.try_send(event.clone())
+                            {
                                 let _ = peer.send(event).await;
                             }
                         }

@@ -10,6 +10,7 @@
 mod aserver;
 mod baseline;
 mod common;
+mod compat;
 mod floor;
 mod node;
 mod official;
@@ -98,9 +99,8 @@ impl Lane {
 
     fn supports(self, transport: Transport) -> bool {
         match self {
-            Lane::Ours | Lane::Baseline => true,
+            Lane::Ours | Lane::Baseline | Lane::Compat => true,
             Lane::Floor | Lane::Official | Lane::Node14 | Lane::Node9 => transport != Transport::Tls,
-            Lane::Compat => false,
         }
     }
 
@@ -353,11 +353,19 @@ fn one_client(args: &[String]) -> Res<()> {
         Lane::Floor => floor::client(workload, &target, job),
         Lane::Ours => ours::client(workload, &target, None, job),
         Lane::Baseline => baseline::client(workload, &target, None, job),
+        Lane::Compat => compat::client(workload, &target, None, job),
         Lane::Official => official::client(workload, &target, job),
         _ => Err("no Rust client for this lane".into()),
     }?;
     for m in report::measurements(workload, job, &sample) {
-        println!("lane={} workload={} transport={} value={} unit={}", lane.name(), m.workload, transport.name(), report::plain(m.value), m.unit);
+        println!(
+            "lane={} workload={} transport={} value={} unit={}",
+            lane.name(),
+            m.workload,
+            transport.name(),
+            report::plain(m.value),
+            m.unit
+        );
     }
     Ok(())
 }
@@ -410,10 +418,6 @@ fn run(settings: &Settings) -> Res<bool> {
                     Err(why) => gaps.push((lane, format!("not run: {why}"))),
                 }
             }
-            Lane::Compat => gaps.push((
-                lane,
-                "not run: ipc-compat has no server/client API yet (being written concurrently)".to_owned(),
-            )),
             other => lanes.push(other),
         }
     }
@@ -577,6 +581,7 @@ impl Harness<'_> {
                 Lane::Floor => floor::client(workload, &target2, job),
                 Lane::Ours => ours::client(workload, &target2, tls, job),
                 Lane::Baseline => baseline::client(workload, &target2, tls, job),
+                Lane::Compat => compat::client(workload, &target2, tls, job),
                 Lane::Official => official::client(workload, &target2, job),
                 _ => Err("no client for this lane".into()),
             };

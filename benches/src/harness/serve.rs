@@ -102,6 +102,7 @@ pub(crate) fn main(args: &[String]) -> ExitCode {
     let result = match (args.lane, args.transport) {
         (Lane::Floor, _) => super::floor::serve(&args),
         (Lane::Official, _) => super::official::serve(&args),
+        (Lane::Compat, _) => super::compat::serve(&args),
         (Lane::Ours, Transport::Udp) => super::ours::serve_udp(&args.bind),
         (Lane::Ours, _) => super::aserver::serve::<super::ours::Ours>(&args),
         (Lane::Baseline, Transport::Udp) => super::baseline::serve_udp(&args.bind),
