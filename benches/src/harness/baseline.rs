@@ -1,6 +1,6 @@
-//! What a user would otherwise write: tokio + tokio-util's `AnyDelimiterCodec`
-//! + `serde_json::Value` (every frame parsed into a tree, every reply built as
-//! a tree and serialized), with the same feed-then-flush batching as ours.
+//! What a user would otherwise write: tokio, tokio-util's `AnyDelimiterCodec`
+//! and `serde_json::Value` (every frame parsed into a tree, every reply built
+//! as a tree and serialized), with the same feed-then-flush batching as ours.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

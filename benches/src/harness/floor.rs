@@ -206,7 +206,9 @@ fn control(mut sock: Sock, shared: &Arc<Shared>, mut buf: Vec<u8>, mut filled: u
 
 /// Writes the frames to every registered client, a writer thread each.
 fn broadcast(shared: &Arc<Shared>, req: &FanoutReq) -> Res<()> {
-    static CACHE: Mutex<Option<(u64, u64, Arc<Vec<u8>>)>> = Mutex::new(None);
+    /// The frames of the last fan-out: count, size, bytes.
+    type Frames = Option<(u64, u64, Arc<Vec<u8>>)>;
+    static CACHE: Mutex<Frames> = Mutex::new(None);
     let bytes = {
         let mut cache = CACHE.lock().expect("cache");
         match &*cache {
