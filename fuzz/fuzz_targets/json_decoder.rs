@@ -3,6 +3,7 @@
 //! decoded event re-encodes and decodes to itself (an event without data
 //! comes back with `{}`, as node-ipc sends it).
 #![no_main]
+#![forbid(unsafe_code)]
 
 use bytes::BytesMut;
 use ipc_codec::{ContinueOnError, JsonCodec, Profile};

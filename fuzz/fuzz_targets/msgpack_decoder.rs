@@ -1,6 +1,7 @@
 //! MsgPackCodec under arbitrary bytes in arbitrary chunks: no panic, nothing
 //! buffered beyond the limit, decoded events convert and re-encode.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use bytes::BytesMut;
 use ipc_codec::{ContinueOnError, MsgPackCodec, Rules};

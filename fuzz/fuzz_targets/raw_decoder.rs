@@ -2,6 +2,7 @@
 //! through unchanged in any chunking; string conversions never panic and
 //! round-trip where node's do.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use bytes::BytesMut;
 use ipc_codec::{Encoding, RawCodec};

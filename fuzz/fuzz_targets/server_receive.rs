@@ -16,6 +16,7 @@
 //! sent back (echo); the bytes a peer that never reads can make the server
 //! queue stay within `maxPendingBytes` plus the duplex buffer.
 #![no_main]
+#![forbid(unsafe_code)]
 
 use std::sync::{Arc, LazyLock, Mutex};
 
