@@ -220,6 +220,7 @@ async fn slow_peer_that_never_finishes_a_frame_is_closed_after_message_timeout()
         within("the slow peer connects", UnixStream::connect(server.path().unwrap())).await.unwrap();
     let slow_serial = seen.connects.until_len("the slow peer's socket", GOOD + 1).await[GOOD];
     // one whole frame, then a frame it trickles a byte at a time and never ends
+    let started = Instant::now(); // the deadline starts later, when the server reads the partial frame
     within(
         "write",
         slow.write_all(b"{\"type\":\"after\",\"data\":{\"n\":0}}\x0c{\"type\":\"after\",\"data\":"),
@@ -227,7 +228,6 @@ async fn slow_peer_that_never_finishes_a_frame_is_closed_after_message_timeout()
     .await
     .unwrap();
     seen.after.until_len("the slow peer's whole frame", 1).await;
-    let started = Instant::now();
     let senders = stream_good_events(&clients);
     let trickle = tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_millis(50));
@@ -240,8 +240,9 @@ async fn slow_peer_that_never_finishes_a_frame_is_closed_after_message_timeout()
     });
     seen.gone.until("the slow peer is closed", |g| g.contains(&slow_serial)).await;
     let elapsed = started.elapsed();
-    assert!(elapsed >= timeout - Duration::from_millis(50), "closed too early: {elapsed:?}");
-    assert!(elapsed < timeout * 5, "closed too late: {elapsed:?} (its trickle must not extend the deadline)");
+    assert!(elapsed >= timeout, "closed too early: {elapsed:?}");
+    // a byte every 50 ms must not extend the deadline (if it did, the peer would never be closed)
+    assert!(elapsed < timeout * 10, "closed too late: {elapsed:?}");
     let errors: Vec<_> = seen.errors.snapshot().into_iter().filter(|e| e.0 == Some(slow_serial)).collect();
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].1.contains("message timeout"), "{errors:?}");
