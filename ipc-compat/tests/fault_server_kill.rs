@@ -76,10 +76,13 @@ async fn server_killed_and_restarted_under_load_client_loses_nothing_sent_after_
     let mut config = v9(dir.path());
     config.max_queued_events = N as usize; // room for everything emitted while disconnected
     let ipc = Ipc::new(config.clone());
-    let client = ipc.connect_to("restart", Some(&path)).unwrap();
     let disconnects: Log<()> = Log::new();
     let d = disconnects.clone();
-    client.on_disconnect(move |_| d.push(()));
+    let client = ipc
+        .connect_to_with("restart", Some(&path), |c| {
+            c.on_disconnect(move |_| d.push(()));
+        })
+        .unwrap();
     within("connect", client.connected()).await.unwrap();
 
     // the load: N events, paced so that the server dies in the middle

@@ -62,10 +62,14 @@ fn client_config(dir: &std::path::Path, ca: &PathBuf, identity: Option<(&PathBuf
 async fn refused_client(config: Config, server: &Server) -> Vec<String> {
     let ipc = Ipc::new(config);
     let port = server.local_addr().unwrap().port();
-    let client = ipc.connect_to_net("refused", Some("localhost"), Some(port)).unwrap();
     let errors = Log::new();
     let log = errors.clone();
-    client.on_error(move |error, _| log.push(kind(error)));
+    // the handler is in place before the first attempt
+    let client = ipc
+        .connect_to_net_with("refused", Some("localhost"), Some(port), |c| {
+            c.on_error(move |error, _| log.push(kind(error)));
+        })
+        .unwrap();
     within("the refused client gives up", client.destroyed()).await;
     errors.snapshot()
 }
