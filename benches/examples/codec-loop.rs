@@ -3,7 +3,9 @@
 //! `codec-loop decode|encode <payload bytes> <frames>`.
 //!
 //! `decode` cuts and validates the frames of `benches::wire`; `encode` writes
-//! `("ow", &payload)` frames. Both print a checksum so nothing is optimized away.
+//! `("ow", &payload)` frames; `validate` only runs serde_json's validation
+//! (`IgnoredAny`) over the payload text, the part of `decode` no codec built on
+//! serde_json can skip. Each prints a checksum so nothing is optimized away.
 
 // Examples need no docs beyond the module's.
 #![allow(missing_docs)]
@@ -42,7 +44,14 @@ fn main() {
             }
             check += buf.len();
         }
-        other => panic!("unknown mode {other}: decode or encode"),
+        "validate" => {
+            let text = serde_json::to_string(&benches::payload(size, 1)).expect("serializes");
+            for _ in 0..frames {
+                let parsed = serde_json::from_str::<serde::de::IgnoredAny>(std::hint::black_box(&text));
+                check += usize::from(parsed.is_ok());
+            }
+        }
+        other => panic!("unknown mode {other}: decode, encode or validate"),
     }
     println!("{check}");
 }

@@ -37,6 +37,7 @@ usage: ipc-bench [--quick | --smoke] [--reps N] [--lanes a,b] [--workloads a,b]
                  [--transports a,b] [--out DIR]
 
   --quick        100,000 round trips, 200,000 one-way events, 2,000 fan-out events, 3 repetitions
+                 (node-ipc lanes: a tenth of the round trips, one-way, large and udp events, always)
   --smoke        a few thousand events per lane, 1 repetition (CI)
   --reps N       repetitions (default 5, --quick 3, --smoke 1)
   --lanes        floor,ours,compat,official,baseline,node14,node9 (default: every installed lane)
@@ -295,7 +296,28 @@ impl Settings {
         };
         Job { n, size, window: self.window, clients: self.fan_clients }
     }
+
+    /// The job of `lane`: the node-ipc lanes send a tenth of the events of the
+    /// stream workloads and of the large messages (node-ipc 9's parser is
+    /// quadratic in buffered bytes: 100 MiB of 1 MiB events take minutes); rates
+    /// stay comparable.
+    fn job_for(&self, lane: Lane, workload: Workload) -> Job {
+        let mut job = self.job(workload);
+        if matches!(lane, Lane::Node14 | Lane::Node9) {
+            job.n = match workload {
+                Workload::RoundTrip | Workload::OneWay64 | Workload::OneWay1K | Workload::Udp => {
+                    (job.n / NODE_DIVISOR).max(job.n.min(2_000))
+                }
+                Workload::Large => (job.n / NODE_DIVISOR).max(job.n.min(4)),
+                Workload::FanOut | Workload::Idle => job.n,
+            };
+        }
+        job
+    }
 }
+
+/// How many times fewer events the node-ipc lanes send (see [`Settings::job_for`]).
+const NODE_DIVISOR: usize = 10;
 
 /// `ipc-bench` and `ipc-bench serve ...`.
 pub fn main() -> ExitCode {
@@ -399,6 +421,18 @@ fn run(settings: &Settings) -> Res<bool> {
         reps: settings.reps,
     };
     println!("ipc-bench ({} mode, {} repetitions)", settings.mode, settings.reps);
+    println!(
+        "  round trips {} x 64 B, {} in flight | one-way {} x 64 B and x 1 KiB | {} x 1 MiB | fan-out {} x 64 B to {} \
+         clients | idle {} | udp4 {} x 64 B | node-ipc lanes: 1/{NODE_DIVISOR} of rt, one-way, large and udp",
+        settings.round_trips,
+        settings.window,
+        settings.one_way,
+        settings.large,
+        settings.fan_events,
+        settings.fan_clients,
+        settings.idle,
+        settings.udp
+    );
     println!("  {} | commit {} | {}", machine.date, machine.commit, machine.cpu);
     println!("  load average at start: {} | open-file limit: {nofile}", machine.load_start);
 
@@ -549,7 +583,7 @@ impl Harness<'_> {
         if workload == Workload::Idle {
             return self.measure_idle(lane, transport);
         }
-        let job = self.settings.job(workload);
+        let job = self.settings.job_for(lane, workload);
         // Fan-out servers keep their registered clients: a fresh one each time.
         if workload == Workload::FanOut {
             if let Some(mut s) = self.servers.remove(&(lane, transport)) {
