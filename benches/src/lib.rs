@@ -4,6 +4,7 @@
 //! the `ipc-bench` harness ([`harness`], `cargo run --release -p benches --bin
 //! ipc-bench -- --quick`) runs whole lanes side by side. This library holds the
 //! workloads they share, so every lane measures the same bytes.
+#![forbid(unsafe_code)]
 
 use serde::Serialize;
 
