@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     let (stream, lens) = chunks::plan(data);
     let profile = if data.first().is_some_and(|b| b & 0x80 != 0) { Profile::Guarded } else { Profile::Fast };
     let delimiter: &[u8] = if data.first().is_some_and(|b| b & 0x40 != 0) { b"\r\n" } else { b"\x0c" };
-    let codec = JsonCodec::builder().profile(profile).delimiter(delimiter).max_message_size(LIMIT).build().unwrap();
+    let codec =
+        JsonCodec::builder().profile(profile).delimiter(delimiter).max_message_size(LIMIT).build().unwrap();
     let mut codec = ContinueOnError::new(codec);
     let mut buf = BytesMut::new();
     let mut start = 0;

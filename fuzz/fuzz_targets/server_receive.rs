@@ -21,8 +21,8 @@
 use std::sync::{Arc, LazyLock, Mutex};
 
 use bytes::BytesMut;
-use ipc_compat::{Config, Error, Event, Ipc, PeerAddr, Profile, Server};
 use ipc_codec::CodecError;
+use ipc_compat::{Config, Error, Event, Ipc, PeerAddr, Profile, Server};
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Decoder, Encoder};
@@ -156,7 +156,8 @@ fuzz_target!(|data: &[u8]| {
     world.rt.block_on(async {
         let (peer, io) = tokio::io::duplex(DUPLEX);
         let server = case.server.clone();
-        let served = tokio::spawn(async move { server.serve_connection(io, PeerAddr::Local("fuzz".into())).await });
+        let served =
+            tokio::spawn(async move { server.serve_connection(io, PeerAddr::Local("fuzz".into())).await });
         let (mut from_server, mut to_server) = tokio::io::split(peer);
         let reader = (case.peer == Peer::Reads).then(|| {
             tokio::spawn(async move {
