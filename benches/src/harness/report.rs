@@ -229,6 +229,16 @@ impl Summary {
         rows
     }
 
+    /// ours / other, or NaN where the quotient says nothing: a
+    /// lower-is-better figure near zero (the floor's idle memory, no loss).
+    fn ratio(&self, ours: f64, other: f64, unit: &str) -> f64 {
+        if lower_is_better(unit) && (other < 0.1 || ours < 0.1) {
+            f64::NAN
+        } else {
+            ours / other
+        }
+    }
+
     fn others(&self) -> Vec<Lane> {
         self.lanes.iter().copied().filter(|l| *l != Lane::Ours).collect()
     }
@@ -270,7 +280,7 @@ impl Summary {
                 row.push(human(self.get(*lane, workload, transport)));
             }
             for lane in self.others() {
-                row.push(ratio(ours / self.get(lane, workload, transport)));
+                row.push(ratio(self.ratio(ours, self.get(lane, workload, transport), unit)));
             }
             rows.push(row);
         }
@@ -359,7 +369,7 @@ impl Summary {
         for (workload, transport, unit) in self.rows() {
             let ours = self.get(Lane::Ours, workload, transport);
             for lane in self.others() {
-                let r = ours / self.get(lane, workload, transport);
+                let r = self.ratio(ours, self.get(lane, workload, transport), unit);
                 if r.is_finite() {
                     ratios.push(json!({
                         "workload": workload, "transport": transport.name(), "unit": unit,
