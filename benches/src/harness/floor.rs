@@ -306,8 +306,6 @@ fn one_way(target: &Target, job: Job) -> Res<Sample> {
 }
 
 fn fan_out(target: &Target, job: Job) -> Res<Sample> {
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let go_rx = Arc::new(Mutex::new(go_rx));
     let mut readers = Vec::new();
     for _ in 0..job.clients {
         let mut sock = Sock::connect(target)?;
@@ -326,8 +324,6 @@ fn fan_out(target: &Target, job: Job) -> Res<Sample> {
             Ok(count as u64)
         }));
     }
-    drop(go_rx);
-    drop(go_tx);
     let mut control = Sock::connect(target)?;
     wait_registered(&mut control, job.clients)?;
     let start = Instant::now();

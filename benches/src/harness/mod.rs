@@ -567,7 +567,7 @@ impl Harness<'_> {
                 },
                 idle,
             };
-            let mut command = Command::new(std::env::current_exe()?);
+            let mut command = Command::new(own_exe()?);
             command.args(args.to_args());
             let mut process = PeerProcess::spawn_command(command, format!("{} server", lane.name()))?;
             let ready = process.wait_ready(Duration::from_secs(30))?;
@@ -673,6 +673,17 @@ impl Harness<'_> {
             value: per_conn,
         }])
     }
+}
+
+/// This program, to re-run as a server. On Linux `/proc/self/exe`, which still
+/// names this binary when a build in the shared target directory has replaced
+/// the file since we started.
+fn own_exe() -> std::io::Result<PathBuf> {
+    let proc_exe = PathBuf::from("/proc/self/exe");
+    if cfg!(target_os = "linux") && proc_exe.exists() {
+        return Ok(proc_exe);
+    }
+    std::env::current_exe()
 }
 
 fn target_transport(target: &Target) -> Transport {
