@@ -100,8 +100,8 @@ impl Lane {
 
     fn supports(self, transport: Transport) -> bool {
         match self {
-            Lane::Ours | Lane::Baseline | Lane::Compat => true,
-            Lane::Floor | Lane::Official | Lane::Node14 | Lane::Node9 => transport != Transport::Tls,
+            Lane::Ours | Lane::Baseline | Lane::Compat | Lane::Node14 | Lane::Node9 => true,
+            Lane::Floor | Lane::Official => transport != Transport::Tls,
         }
     }
 
@@ -574,7 +574,7 @@ impl Harness<'_> {
             Ok(Server { target: Target::from_ready(transport, &ready)?, process })
         } else {
             let runtime = self.node.get(&lane).ok_or("node lane without runtime")?;
-            let (process, target) = node::spawn_server(runtime, transport, &path)?;
+            let (process, target) = node::spawn_server(runtime, transport, &path, self.tls.as_deref())?;
             Ok(Server { process, target })
         }
     }
@@ -604,7 +604,7 @@ impl Harness<'_> {
     fn client(&mut self, lane: Lane, workload: Workload, target: &Target, job: Job) -> Res<Sample> {
         let timeout = self.settings.timeout;
         if let Some(runtime) = self.node.get(&lane) {
-            return node::client(runtime, workload, target, job, timeout);
+            return node::client(runtime, workload, target, job, self.tls.as_deref(), timeout);
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let target2 = target.clone();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use interop::{NodeIpc, PeerProcess, PeerRuntime};
 
-use super::common::{Job, Res, Sample, Target, Transport};
+use super::common::{Job, Res, Sample, Target, TlsFiles, Transport};
 use super::Workload;
 
 /// The server script of `flavor`, listening on `transport` (a socket under `dir`, or a free loopback port).
@@ -13,6 +13,7 @@ pub(crate) fn spawn_server(
     runtime: &PeerRuntime,
     transport: Transport,
     path: &std::path::Path,
+    tls: Option<&TlsFiles>,
 ) -> Res<(PeerProcess, Target)> {
     let mut last = None;
     // node-ipc reads port 0 as 8000: pick a free port, and retry if someone takes it first.
@@ -24,7 +25,15 @@ pub(crate) fn spawn_server(
                 .arg(format!("transport={}", if transport == Transport::Tcp { "tcp" } else { "udp4" }))
                 .arg("host=127.0.0.1")
                 .arg(format!("port={}", interop::pick_loopback_port()?)),
-            Transport::Tls => return Err("no TLS lane for node-ipc in the harness".into()),
+            Transport::Tls => {
+                let tls = tls.ok_or("no TLS files")?;
+                let config = serde_json::json!({"tls": {"private": tls.key, "public": tls.cert}});
+                script
+                    .arg("transport=tls")
+                    .arg("host=127.0.0.1")
+                    .arg(format!("port={}", interop::pick_loopback_port()?))
+                    .arg(format!("config={config}"))
+            }
         };
         match builder.spawn_ready(Duration::from_secs(30)) {
             Ok((process, ready)) => return Ok((process, Target::from_ready(transport, &ready)?)),
@@ -40,6 +49,7 @@ pub(crate) fn client(
     workload: Workload,
     target: &Target,
     job: Job,
+    tls: Option<&TlsFiles>,
     timeout: Duration,
 ) -> Res<Sample> {
     let script = runtime.script(format!("bench/bench-client.{}", runtime.flavor().script_extension()));
@@ -66,7 +76,15 @@ pub(crate) fn client(
             .arg("host=127.0.0.1")
             .arg(format!("port={}", addr.port()))
             .arg(format!("localPort={}", interop::pick_loopback_port()?)),
-        Target::Tls(_) => return Err("no TLS lane for node-ipc in the harness".into()),
+        Target::Tls(addr) => {
+            let tls = tls.ok_or("no TLS files")?;
+            let config = serde_json::json!({"tls": {"trustedConnections": [tls.ca]}});
+            builder
+                .arg("transport=tls")
+                .arg("host=127.0.0.1")
+                .arg(format!("port={}", addr.port()))
+                .arg(format!("config={config}"))
+        }
     };
     let mut process = builder.spawn()?;
     let deadline = std::time::Instant::now() + timeout;

@@ -13,7 +13,8 @@
 //   stats    answered with `stats` {connections, registered}
 //   fanout   {count, size}: the server emits `count` `fan` events to every registered client
 //
-// Server arguments: transport=unix path=<socket> | transport=tcp|udp4 host=127.0.0.1 port=<n>
+// Server arguments: transport=unix path=<socket> | transport=tcp|tls|udp4 host=127.0.0.1 port=<n>
+//   [config=<json merged into ipc.config>, e.g. {"tls": {"private": .., "public": ..}}]
 //   Stdout: `READY <json>`; exits when stdin closes.
 // Client arguments: the server's address as above, plus workload=rt|ow|fanout|udp
 //   n=<events> size=<payload bytes> [window=<in flight>] [clients=<n>] [localPort=<udp port>]
@@ -58,8 +59,14 @@ function configure(ipc, version, args) {
         ipc.config.maxMessageSize = 64 * 1024 * 1024;
         ipc.config.maxPendingBytes = 256 * 1024 * 1024;
     }
+    if (args.config !== undefined) {
+        Object.assign(ipc.config, JSON.parse(args.config));
+    }
     if (args.host !== undefined && !isLoopback(args.host)) {
         fail(`refusing non-loopback host ${JSON.stringify(args.host)}`);
+    }
+    if (args.transport === 'tls' && !ipc.config.tls) {
+        fail('transport=tls needs config={"tls":{...}}');
     }
 }
 
@@ -145,7 +152,8 @@ function server(ipc, version, argv) {
     };
     if (transport === 'unix') {
         ipc.serve(args.path, onStart);
-    } else if (transport === 'tcp') {
+    } else if (transport === 'tcp' || transport === 'tls') {
+        // With ipc.config.tls set, serveNet serves TLS.
         ipc.serveNet(args.host, Number(args.port), onStart);
     } else if (transport === 'udp4') {
         ipc.serveNet(args.host, Number(args.port), 'udp4', onStart);
