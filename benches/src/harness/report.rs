@@ -456,7 +456,9 @@ impl Summary {
             let ours = self.get(Lane::Ours, workload, *transport);
             for (i, lane) in others.iter().enumerate() {
                 let other = self.get(*lane, workload, *transport);
-                let r = if lower_is_better(unit) { other / ours } else { ours / other };
+                // Oriented so that right of 1x is better for ours; none where the quotient says nothing.
+                let q = self.ratio(ours, other, unit);
+                let r = if lower_is_better(unit) { 1.0 / q } else { q };
                 if !r.is_finite() || r <= 0.0 {
                     continue;
                 }
