@@ -60,6 +60,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod batch;
+#[cfg(any(feature = "local", feature = "tcp"))]
+#[macro_use]
+mod delegate;
 mod endpoint;
 mod error;
 mod framed;

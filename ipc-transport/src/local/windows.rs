@@ -68,12 +68,6 @@ pub(super) enum Stream {
     Client(NamedPipeClient),
 }
 
-impl Stream {
-    pub(super) fn is_write_vectored(&self) -> bool {
-        false
-    }
-}
-
 impl AsyncRead for Stream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
