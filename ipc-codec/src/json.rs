@@ -1,19 +1,16 @@
 //! [`JsonCodec`]: node-ipc's delimited JSON frames.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::time::Instant;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use compact_str::CompactString;
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, Visitor};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
-use serde_json::value::RawValue;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::delimited::{Delimited, DEFAULT_DELIMITER};
-use crate::error::{CodecError, Excerpt};
+use crate::error::CodecError;
 use crate::event::{Event, Payload};
+use crate::frame_parse::parse_frame;
 use crate::js_format;
 use crate::rules::{Profile, Rules};
 
@@ -345,158 +342,5 @@ fn js_truthy(value: &serde_json::Value) -> bool {
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
         Value::String(s) => !s.is_empty(),
         Value::Array(_) | Value::Object(_) => true,
-    }
-}
-
-/// Validates a whole frame and builds an event whose type and data are slices
-/// of the frame (the type is copied only when it contained escapes).
-pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecError> {
-    if frame.is_empty() {
-        return Err(CodecError::EmptyFrame);
-    }
-    // SIMD validation of the whole frame; std's only to locate an error.
-    let text = match simdutf8::basic::from_utf8(&frame) {
-        Ok(text) => text,
-        Err(_) => {
-            let valid_up_to = std::str::from_utf8(&frame).map_or_else(|e| e.valid_up_to(), |_| frame.len());
-            return Err(CodecError::InvalidUtf8 {
-                len: frame.len(),
-                valid_up_to,
-                excerpt: Excerpt::of(&frame),
-            });
-        }
-    };
-    if let Some(canonical) = parse_canonical(text) {
-        let (type_end, data) = canonical;
-        let event_type = &text[CANONICAL_PREFIX.len()..type_end];
-        rules.check_event_type(event_type)?;
-        let event_type = CompactString::new(event_type);
-        // Cut the data out of the frame in place: no reference-count traffic.
-        let mut frame = frame;
-        frame.truncate(data.end);
-        frame.advance(data.start);
-        return Ok(Event::from_parts(event_type, Payload::Json(frame)));
-    }
-    // serde would also read a struct from an array; node-ipc requires an object.
-    if text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() != Some(&b'{') {
-        return Err(match serde_json::from_str::<IgnoredAny>(text) {
-            Ok(_) => CodecError::NotAnObject { len: frame.len(), excerpt: Excerpt::of(&frame) },
-            Err(source) => CodecError::InvalidJson { len: frame.len(), excerpt: Excerpt::of(&frame), source },
-        });
-    }
-    let envelope: Envelope<'_> = serde_json::from_str(text).map_err(|source| CodecError::InvalidJson {
-        len: frame.len(),
-        excerpt: Excerpt::of(&frame),
-        source,
-    })?;
-    let event_type = match envelope.event_type {
-        None => return Err(CodecError::MissingType { excerpt: Excerpt::of(&frame) }),
-        Some(TypeField::Other(found)) => {
-            return Err(CodecError::TypeNotString { found, excerpt: Excerpt::of(&frame) })
-        }
-        Some(TypeField::Str(s)) => s,
-    };
-    rules.check_event_type(&event_type)?;
-    let event_type = CompactString::new(&event_type);
-    let payload = match envelope.data {
-        None => Payload::Absent,
-        Some(raw) => Payload::Json(frame.slice_ref(raw.get().as_bytes())),
-    };
-    Ok(Event::from_parts(event_type, payload))
-}
-
-/// The envelope of node-ipc's canonical layout up to the event type.
-const CANONICAL_PREFIX: &str = "{\"type\":\"";
-
-/// The fast path for the layout every node-ipc encoder writes,
-/// `{"type":"<type without escapes>","data":<data>}`: the envelope is matched
-/// literally and only the data goes through serde_json (validated without
-/// building it). Returns where the event type ends and the byte range of the
-/// data; `None` sends the frame down the general path, which also produces the
-/// precise error for anything invalid.
-fn parse_canonical(text: &str) -> Option<(usize, std::ops::Range<usize>)> {
-    const MIDDLE: &str = "\",\"data\":";
-    let rest = text.strip_prefix(CANONICAL_PREFIX)?.strip_suffix('}')?;
-    let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
-    let (event_type, rest) = rest.split_at(end);
-    let data = rest.strip_prefix(MIDDLE)?;
-    let edges = [data.as_bytes().first()?, data.as_bytes().last()?];
-    if event_type.bytes().any(|b| b < 0x20) || edges.iter().any(|b| b.is_ascii_whitespace()) {
-        return None;
-    }
-    serde_json::from_str::<IgnoredAny>(data).ok()?;
-    let type_end = CANONICAL_PREFIX.len() + end;
-    let data_start = type_end + MIDDLE.len();
-    Some((type_end, data_start..data_start + data.len()))
-}
-
-/// The members of a frame that node-ipc reads; others are validated and ignored.
-#[derive(serde::Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "type", borrow, default, deserialize_with = "present_type")]
-    event_type: Option<TypeField<'a>>,
-    #[serde(borrow, default, deserialize_with = "present_raw")]
-    data: Option<&'a RawValue>,
-}
-
-/// Keeps an explicit `null` as data (serde's `Option` would read it as absent).
-fn present_raw<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<&'a RawValue>, D::Error> {
-    <&'a RawValue>::deserialize(d).map(Some)
-}
-
-/// Keeps `"type": null` apart from a missing `type`.
-fn present_type<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<TypeField<'a>>, D::Error> {
-    TypeField::deserialize(d).map(Some)
-}
-
-/// The `type` member: a string (borrowed when it has no escapes) or the kind
-/// of JSON value found instead.
-enum TypeField<'a> {
-    Str(Cow<'a, str>),
-    Other(&'static str),
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for TypeField<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TypeField<'a>, D::Error> {
-        struct TypeVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for TypeVisitor<'a> {
-            type Value = TypeField<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Str(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Str(Cow::Owned(s)))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Other("a boolean"))
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Other("a number"))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Other("a number"))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Other("a number"))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<TypeField<'a>, E> {
-                Ok(TypeField::Other("null"))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<TypeField<'a>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(TypeField::Other("an array"))
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<TypeField<'a>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(TypeField::Other("an object"))
-            }
-        }
-        d.deserialize_any(TypeVisitor(std::marker::PhantomData))
     }
 }

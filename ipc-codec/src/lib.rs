@@ -38,6 +38,7 @@ mod continue_on_error;
 mod delimited;
 mod error;
 mod event;
+mod frame_parse;
 mod js_format;
 mod json;
 #[cfg(feature = "msgpack")]
