@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{CodecError, Excerpt};
 use crate::event::{Event, Payload};
+use crate::json_validate::{self, Valid};
 use crate::rules::Rules;
 
 /// Validates a whole frame and builds an event whose type and data are slices
@@ -19,21 +20,8 @@ pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecErr
     if frame.is_empty() {
         return Err(CodecError::EmptyFrame);
     }
-    // SIMD validation of the whole frame; std's only to locate an error.
-    let text = match simdutf8::basic::from_utf8(&frame) {
-        Ok(text) => text,
-        Err(_) => {
-            let valid_up_to = std::str::from_utf8(&frame).map_or_else(|e| e.valid_up_to(), |_| frame.len());
-            return Err(CodecError::InvalidUtf8 {
-                len: frame.len(),
-                valid_up_to,
-                excerpt: Excerpt::of(&frame),
-            });
-        }
-    };
-    if let Some(canonical) = parse_canonical(text) {
-        let (type_end, data) = canonical;
-        let event_type = &text[CANONICAL_PREFIX.len()..type_end];
+    if let Some(canonical) = parse_canonical(&frame) {
+        let Canonical { event_type, data } = canonical?;
         rules.check_event_type(event_type)?;
         let event_type = CompactString::new(event_type);
         // Cut the data out of the frame in place: no reference-count traffic.
@@ -42,6 +30,7 @@ pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecErr
         frame.advance(data.start);
         return Ok(Event::from_parts(event_type, Payload::Json(frame)));
     }
+    let text = utf8(&frame)?;
     // serde would also read a struct from an array; node-ipc requires an object.
     if text.trim_start_matches([' ', '\t', '\n', '\r']).as_bytes().first() != Some(&b'{') {
         return Err(match serde_json::from_str::<IgnoredAny>(text) {
@@ -70,29 +59,52 @@ pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecErr
     Ok(Event::from_parts(event_type, payload))
 }
 
+/// The whole frame as UTF-8 (SIMD validation; std's only to locate an error).
+fn utf8(frame: &[u8]) -> Result<&str, CodecError> {
+    simdutf8::basic::from_utf8(frame).map_err(|_| {
+        let valid_up_to = std::str::from_utf8(frame).map_or_else(|e| e.valid_up_to(), |_| frame.len());
+        CodecError::InvalidUtf8 { len: frame.len(), valid_up_to, excerpt: Excerpt::of(frame) }
+    })
+}
+
 /// The envelope of node-ipc's canonical layout up to the event type.
-const CANONICAL_PREFIX: &str = "{\"type\":\"";
+const CANONICAL_PREFIX: &[u8] = b"{\"type\":\"";
+
+/// A frame in the canonical layout: its event type and where its data lies.
+struct Canonical<'a> {
+    event_type: &'a str,
+    data: std::ops::Range<usize>,
+}
 
 /// The fast path for the layout every node-ipc encoder writes,
 /// `{"type":"<type without escapes>","data":<data>}`: the envelope is matched
-/// literally and only the data goes through serde_json (validated without
-/// building it). Returns where the event type ends and the byte range of the
-/// data; `None` sends the frame down the general path, which also produces the
-/// precise error for anything invalid.
-fn parse_canonical(text: &str) -> Option<(usize, std::ops::Range<usize>)> {
-    const MIDDLE: &str = "\",\"data\":";
-    let rest = text.strip_prefix(CANONICAL_PREFIX)?.strip_suffix('}')?;
-    let end = memchr::memchr2(b'"', b'\\', rest.as_bytes())?;
+/// literally and the data checked by [`json_validate`] in one pass, which also
+/// tells whether the frame is all ASCII (then no UTF-8 pass is needed).
+/// `None` sends the frame down the general path, which also produces the
+/// precise error for anything invalid; `Some(Err)` is a frame valid as JSON
+/// that is not UTF-8.
+fn parse_canonical(frame: &[u8]) -> Option<Result<Canonical<'_>, CodecError>> {
+    const MIDDLE: &[u8] = b"\",\"data\":";
+    let rest = frame.strip_prefix(CANONICAL_PREFIX)?.strip_suffix(b"}")?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
     let (event_type, rest) = rest.split_at(end);
     let data = rest.strip_prefix(MIDDLE)?;
-    let edges = [data.as_bytes().first()?, data.as_bytes().last()?];
-    if event_type.bytes().any(|b| b < 0x20) || edges.iter().any(|b| b.is_ascii_whitespace()) {
+    let edges = [data.first()?, data.last()?];
+    if event_type.iter().any(|&b| b < 0x20) || edges.iter().any(|b| b.is_ascii_whitespace()) {
         return None;
     }
-    serde_json::from_str::<IgnoredAny>(data).ok()?;
+    let valid = json_validate::validate(data)?;
     let type_end = CANONICAL_PREFIX.len() + end;
     let data_start = type_end + MIDDLE.len();
-    Some((type_end, data_start..data_start + data.len()))
+    let event_type = match valid {
+        // Envelope, type and data all ASCII: the type is its own UTF-8.
+        Valid::Ascii if event_type.is_ascii() => std::str::from_utf8(event_type).ok()?,
+        _ => match utf8(frame) {
+            Ok(text) => &text[CANONICAL_PREFIX.len()..type_end],
+            Err(e) => return Some(Err(e)),
+        },
+    };
+    Some(Ok(Canonical { event_type, data: data_start..data_start + data.len() }))
 }
 
 /// The members of a frame that node-ipc reads; others are validated and ignored.

@@ -41,6 +41,7 @@ mod event;
 mod frame_parse;
 mod js_format;
 mod json;
+mod json_validate;
 #[cfg(feature = "msgpack")]
 mod msgpack;
 mod raw;
