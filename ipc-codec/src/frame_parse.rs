@@ -14,21 +14,48 @@ use crate::event::{Event, Payload};
 use crate::json_validate::{self, Valid};
 use crate::rules::Rules;
 
+/// The event type of the last canonical frame, already checked against the
+/// rules: a stream mostly repeats a few types, and a hit skips the UTF-8
+/// check, the rules and the copy into a new string.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TypeCache(Option<CompactString>);
+
+impl TypeCache {
+    /// The event type for `bytes`, checked by `rules` unless it was the last one.
+    fn get(&mut self, bytes: &[u8], rules: &Rules) -> Result<CompactString, Option<CodecError>> {
+        if let Some(last) = &self.0 {
+            if last.as_bytes() == bytes {
+                return Ok(last.clone());
+            }
+        }
+        // Not UTF-8: the general path describes the error.
+        let text = std::str::from_utf8(bytes).map_err(|_| None)?;
+        rules.check_event_type(text).map_err(Some)?;
+        let event_type = CompactString::new(text);
+        self.0 = Some(event_type.clone());
+        Ok(event_type)
+    }
+}
+
 /// Validates a whole frame and builds an event whose type and data are slices
 /// of the frame (the type is copied only when it contained escapes).
-pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecError> {
+pub(crate) fn parse_frame(frame: Bytes, rules: &Rules, types: &mut TypeCache) -> Result<Event, CodecError> {
     if frame.is_empty() {
         return Err(CodecError::EmptyFrame);
     }
     if let Some(canonical) = parse_canonical(&frame) {
         let Canonical { event_type, data } = canonical?;
-        rules.check_event_type(event_type)?;
-        let event_type = CompactString::new(event_type);
-        // Cut the data out of the frame in place: no reference-count traffic.
-        let mut frame = frame;
-        frame.truncate(data.end);
-        frame.advance(data.start);
-        return Ok(Event::from_parts(event_type, Payload::Json(frame)));
+        match types.get(&frame[event_type], rules) {
+            Ok(event_type) => {
+                // Cut the data out of the frame in place: no reference-count traffic.
+                let mut frame = frame;
+                frame.truncate(data.end);
+                frame.advance(data.start);
+                return Ok(Event::from_parts(event_type, Payload::Json(frame)));
+            }
+            Err(Some(rule_broken)) => return Err(rule_broken),
+            Err(None) => {}
+        }
     }
     let text = utf8(&frame)?;
     // serde would also read a struct from an array; node-ipc requires an object.
@@ -61,29 +88,32 @@ pub(crate) fn parse_frame(frame: Bytes, rules: &Rules) -> Result<Event, CodecErr
 
 /// The whole frame as UTF-8 (SIMD validation; std's only to locate an error).
 fn utf8(frame: &[u8]) -> Result<&str, CodecError> {
-    simdutf8::basic::from_utf8(frame).map_err(|_| {
-        let valid_up_to = std::str::from_utf8(frame).map_or_else(|e| e.valid_up_to(), |_| frame.len());
-        CodecError::InvalidUtf8 { len: frame.len(), valid_up_to, excerpt: Excerpt::of(frame) }
-    })
+    simdutf8::basic::from_utf8(frame).map_err(|_| not_utf8(frame))
+}
+
+/// The error for a frame that is not UTF-8, with where the first bad byte is.
+fn not_utf8(frame: &[u8]) -> CodecError {
+    let valid_up_to = std::str::from_utf8(frame).map_or_else(|e| e.valid_up_to(), |_| frame.len());
+    CodecError::InvalidUtf8 { len: frame.len(), valid_up_to, excerpt: Excerpt::of(frame) }
 }
 
 /// The envelope of node-ipc's canonical layout up to the event type.
 const CANONICAL_PREFIX: &[u8] = b"{\"type\":\"";
 
-/// A frame in the canonical layout: its event type and where its data lies.
-struct Canonical<'a> {
-    event_type: &'a str,
+/// A frame in the canonical layout: where its event type and its data lie.
+struct Canonical {
+    event_type: std::ops::Range<usize>,
     data: std::ops::Range<usize>,
 }
 
 /// The fast path for the layout every node-ipc encoder writes,
 /// `{"type":"<type without escapes>","data":<data>}`: the envelope is matched
 /// literally and the data checked by [`json_validate`] in one pass, which also
-/// tells whether the frame is all ASCII (then no UTF-8 pass is needed).
-/// `None` sends the frame down the general path, which also produces the
-/// precise error for anything invalid; `Some(Err)` is a frame valid as JSON
-/// that is not UTF-8.
-fn parse_canonical(frame: &[u8]) -> Option<Result<Canonical<'_>, CodecError>> {
+/// tells whether the data is all ASCII (then it needs no UTF-8 pass; the type
+/// is checked on its own). `None` sends the frame down the general path, which
+/// also produces the precise error for anything invalid; `Some(Err)` is a
+/// frame valid as JSON whose data is not UTF-8.
+fn parse_canonical(frame: &[u8]) -> Option<Result<Canonical, CodecError>> {
     const MIDDLE: &[u8] = b"\",\"data\":";
     let rest = frame.strip_prefix(CANONICAL_PREFIX)?.strip_suffix(b"}")?;
     let end = memchr::memchr2(b'"', b'\\', rest)?;
@@ -93,18 +123,15 @@ fn parse_canonical(frame: &[u8]) -> Option<Result<Canonical<'_>, CodecError>> {
     if event_type.iter().any(|&b| b < 0x20) || edges.iter().any(|b| b.is_ascii_whitespace()) {
         return None;
     }
-    let valid = json_validate::validate(data)?;
+    if json_validate::validate(data)? == Valid::NonAscii && simdutf8::basic::from_utf8(data).is_err() {
+        return Some(Err(not_utf8(frame)));
+    }
     let type_end = CANONICAL_PREFIX.len() + end;
     let data_start = type_end + MIDDLE.len();
-    let event_type = match valid {
-        // Envelope, type and data all ASCII: the type is its own UTF-8.
-        Valid::Ascii if event_type.is_ascii() => std::str::from_utf8(event_type).ok()?,
-        _ => match utf8(frame) {
-            Ok(text) => &text[CANONICAL_PREFIX.len()..type_end],
-            Err(e) => return Some(Err(e)),
-        },
-    };
-    Some(Ok(Canonical { event_type, data: data_start..data_start + data.len() }))
+    Some(Ok(Canonical {
+        event_type: CANONICAL_PREFIX.len()..type_end,
+        data: data_start..data_start + data.len(),
+    }))
 }
 
 /// The members of a frame that node-ipc reads; others are validated and ignored.
@@ -175,5 +202,55 @@ impl<'de: 'a, 'a> Deserialize<'de> for TypeField<'a> {
             }
         }
         d.deserialize_any(TypeVisitor(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Profile;
+
+    fn parse(frame: &[u8], rules: &Rules, types: &mut TypeCache) -> Result<Event, CodecError> {
+        parse_frame(Bytes::copy_from_slice(frame), rules, types)
+    }
+
+    #[test]
+    fn the_type_cache_never_lets_another_type_past_the_rules() {
+        let rules = Rules::new(Profile::Guarded);
+        let mut types = TypeCache::default();
+        for _ in 0..2 {
+            let event = parse(br#"{"type":"app.message","data":1}"#, &rules, &mut types).unwrap();
+            assert_eq!(event.event_type(), "app.message");
+            let err = parse(br#"{"type":"connect","data":1}"#, &rules, &mut types).unwrap_err();
+            assert!(matches!(err, CodecError::ReservedEvent { .. }), "{err}");
+            let err = parse(br#"{"type":"","data":1}"#, &rules, &mut types).unwrap_err();
+            assert!(matches!(err, CodecError::EmptyEventType), "{err}");
+        }
+        // A prefix or extension of the cached type is a different type.
+        assert_eq!(
+            parse(br#"{"type":"app.messag","data":1}"#, &rules, &mut types).unwrap().event_type(),
+            "app.messag"
+        );
+        let err = parse(br#"{"type":"__proto__","data":1}"#, &rules, &mut types).unwrap_err();
+        assert!(matches!(err, CodecError::UnsafeEventName { .. }), "{err}");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_reported_where_they_are() {
+        let mut types = TypeCache::default();
+        let rules = Rules::default();
+        for (frame, at) in [
+            (&b"{\"type\":\"a\xff\",\"data\":1}"[..], 10),
+            (&b"{\"type\":\"a\",\"data\":\"\xc3\"}"[..], 20),
+            (&b"{\"type\":\"a\",\"data\":\"ok\xe2\x82\"}"[..], 22),
+        ] {
+            match parse(frame, &rules, &mut types) {
+                Err(CodecError::InvalidUtf8 { valid_up_to, .. }) => assert_eq!(valid_up_to, at),
+                other => panic!("{other:?}"),
+            }
+        }
+        let event =
+            parse("{\"type\":\"\u{e9}t\u{e9}\",\"data\":\"caf\u{e9}\"}".as_bytes(), &rules, &mut types);
+        assert_eq!(event.unwrap().data_as::<String>().unwrap(), "caf\u{e9}");
     }
 }

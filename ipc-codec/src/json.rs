@@ -10,7 +10,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use crate::delimited::{Delimited, DEFAULT_DELIMITER};
 use crate::error::CodecError;
 use crate::event::{Event, Payload};
-use crate::frame_parse::parse_frame;
+use crate::frame_parse::{parse_frame, TypeCache};
 use crate::js_format;
 use crate::rules::{Profile, Rules};
 
@@ -54,6 +54,7 @@ pub struct JsonCodec {
     frames: Delimited,
     rules: Rules,
     legacy_v9_data: bool,
+    types: TypeCache,
 }
 
 impl fmt::Debug for JsonCodec {
@@ -258,7 +259,12 @@ impl JsonCodecBuilder {
         self.rules.validate()?;
         let track_partial = self.rules.message_timeout().is_some();
         let frames = Delimited::new(self.delimiter, self.rules.max_message_size(), track_partial)?;
-        Ok(JsonCodec { frames, rules: self.rules, legacy_v9_data: self.legacy_v9_data })
+        Ok(JsonCodec {
+            frames,
+            rules: self.rules,
+            legacy_v9_data: self.legacy_v9_data,
+            types: TypeCache::default(),
+        })
     }
 }
 
@@ -268,7 +274,7 @@ impl Decoder for JsonCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, CodecError> {
         match self.frames.next_frame(buf)? {
-            Some(frame) => parse_frame(frame, &self.rules).map(Some),
+            Some(frame) => parse_frame(frame, &self.rules, &mut self.types).map(Some),
             None => Ok(None),
         }
     }
