@@ -9,7 +9,7 @@ use serde::ser::{Error as _, Serialize, SerializeStruct, Serializer};
 use serde_json::Value;
 
 use crate::error::CodecError;
-use crate::js_format;
+use crate::js_writer;
 
 /// One node-ipc message: `{"type": <event type>, "data": <data>}`.
 ///
@@ -61,7 +61,7 @@ impl Event {
     /// `preserve_order`), as `JSON.stringify` does.
     pub fn new(event_type: impl AsRef<str>, data: Value) -> Event {
         let mut out = Vec::with_capacity(64);
-        js_format::to_writer(&mut out, &data).expect("a Value always serializes to a Vec");
+        js_writer::write(&mut out, &data).expect("a Value always serializes");
         Event::from_parts(CompactString::new(event_type), Payload::Json(Bytes::from(out)))
     }
 
@@ -77,7 +77,7 @@ impl Event {
         data: &T,
     ) -> Result<Event, CodecError> {
         let mut out = Vec::with_capacity(64);
-        js_format::to_writer(&mut out, data).map_err(|e| CodecError::Serialize(e.to_string()))?;
+        js_writer::write(&mut out, data).map_err(|e| CodecError::Serialize(e.to_string()))?;
         Ok(Event::from_parts(CompactString::new(event_type), Payload::Json(Bytes::from(out))))
     }
 

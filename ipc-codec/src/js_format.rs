@@ -1,45 +1,21 @@
-//! JSON output exactly as JavaScript's `JSON.stringify` prints it.
+//! Numbers as JavaScript prints them.
 //!
-//! serde_json already escapes strings the way `JSON.stringify` does (`\"`, `\\`,
-//! `\b \f \n \r \t`, other controls as lowercase `\u00XX`, U+2028/2029 and
-//! non-ASCII left as UTF-8). Numbers differ: serde_json prints `1.0` and `1e21`
-//! where JavaScript prints `1` and `1e+21`. [`JsFormatter`] keeps serde_json's
-//! compact output and prints every float with ECMAScript's `Number::toString`.
+//! serde_json prints `1.0` and `1e21` where `JSON.stringify` prints `1` and
+//! `1e+21`. [`write_js_number`] re-lays out ryu's shortest round-trip digits
+//! with ECMAScript's `Number::toString`; [`js_writer`](crate::js_writer) uses it
+//! for every float it writes (strings it escapes as `JSON.stringify` does).
 
-use std::io;
+use crate::js_writer::Output;
 
-use serde::Serialize;
-use serde_json::ser::Formatter;
-
-/// A compact serde_json formatter that prints numbers as JavaScript does.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct JsFormatter;
-
-impl Formatter for JsFormatter {
-    fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
-        let mut buf = ryu::Buffer::new();
-        write_js_number(writer, buf.format_finite(value), value == 0.0)
-    }
-
-    fn write_f32<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f32) -> io::Result<()> {
-        let mut buf = ryu::Buffer::new();
-        write_js_number(writer, buf.format_finite(value), value == 0.0)
-    }
-}
-
-/// Serializes `value` as compact JSON with JavaScript's number spelling.
-pub(crate) fn to_writer<W: io::Write, T: ?Sized + Serialize>(writer: W, value: &T) -> serde_json::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(writer, JsFormatter);
-    value.serialize(&mut ser)
-}
-
-/// Re-lays out ryu's shortest round-trip digits with ECMAScript's rules
-/// (Number::toString, radix 10). Non-finite values never reach a formatter:
-/// serde_json writes them as `null`, as `JSON.stringify` does.
-fn write_js_number<W: ?Sized + io::Write>(w: &mut W, ryu: &str, is_zero: bool) -> io::Result<()> {
+/// Re-lays out ryu's shortest round-trip digits (`ryu`, the formatting of a
+/// finite float; `is_zero` when it is ±0) with ECMAScript's rules
+/// (Number::toString, radix 10). Non-finite values never get here: the
+/// writer prints them as `null`, as `JSON.stringify` does.
+pub(crate) fn write_js_number<O: Output + ?Sized>(w: &mut O, ryu: &str, is_zero: bool) {
     if is_zero {
         // `-0` prints as `0` in JavaScript.
-        return w.write_all(b"0");
+        w.put(b"0");
+        return;
     }
     let (negative, unsigned) = match ryu.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -80,44 +56,42 @@ fn write_js_number<W: ?Sized + io::Write>(w: &mut W, ryu: &str, is_zero: bool) -
     }
     let digits = &digits[..k];
     if negative {
-        w.write_all(b"-")?;
+        w.put(b"-");
     }
     let k = k as i32;
     if k <= n && n <= 21 {
-        w.write_all(digits)?;
+        w.put(digits);
         for _ in 0..(n - k) {
-            w.write_all(b"0")?;
+            w.put(b"0");
         }
     } else if 0 < n && n <= 21 {
         let (int, frac) = digits.split_at(n as usize);
-        w.write_all(int)?;
-        w.write_all(b".")?;
-        w.write_all(frac)?;
+        w.put(int);
+        w.put(b".");
+        w.put(frac);
     } else if -6 < n && n <= 0 {
-        w.write_all(b"0.")?;
+        w.put(b"0.");
         for _ in 0..(-n) {
-            w.write_all(b"0")?;
+            w.put(b"0");
         }
-        w.write_all(digits)?;
+        w.put(digits);
     } else {
-        w.write_all(&digits[..1])?;
+        w.put(&digits[..1]);
         if k > 1 {
-            w.write_all(b".")?;
-            w.write_all(&digits[1..])?;
+            w.put(b".");
+            w.put(&digits[1..]);
         }
         let e = n - 1;
-        write!(w, "e{}{}", if e < 0 { '-' } else { '+' }, e.unsigned_abs())?;
+        w.put(if e < 0 { b"e-" } else { b"e+" });
+        w.put(itoa::Buffer::new().format(e.unsigned_abs()).as_bytes());
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     fn js(v: f64) -> String {
         let mut out = Vec::new();
-        to_writer(&mut out, &v).unwrap();
+        crate::js_writer::write(&mut out, &v).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -162,7 +136,7 @@ mod tests {
     #[test]
     fn f32_prints_its_shortest_digits() {
         let mut out = Vec::new();
-        to_writer(&mut out, &1.1f32).unwrap();
+        crate::js_writer::write(&mut out, &1.1f32).unwrap();
         assert_eq!(out, b"1.1");
     }
 }

@@ -11,7 +11,7 @@ use crate::delimited::{Delimited, DEFAULT_DELIMITER};
 use crate::error::CodecError;
 use crate::event::{Event, Payload};
 use crate::frame_parse::{parse_frame, TypeCache};
-use crate::js_format;
+use crate::js_writer;
 use crate::rules::{Profile, Rules};
 
 /// node-ipc's wire format: `JSON.stringify({type, data})` followed by a
@@ -147,7 +147,7 @@ impl JsonCodec {
         dst: &mut BytesMut,
     ) -> Result<(), CodecError> {
         self.write_frame(event_type, dst, |dst| {
-            js_format::to_writer(dst.writer(), data).map_err(|e| CodecError::Serialize(e.to_string()))
+            js_writer::write(dst, data).map_err(|e| CodecError::Serialize(e.to_string()))
         })
     }
 
@@ -182,9 +182,7 @@ impl JsonCodec {
         self.rules.check_event_type(event_type)?;
         let start = dst.len();
         dst.reserve(event_type.len() + 32);
-        dst.put_slice(b"{\"type\":");
-        write_json_string(dst, event_type);
-        dst.put_slice(b",\"data\":");
+        js_writer::write_quoted(dst, b"{\"type\":\"", event_type, b"\",\"data\":");
         let data_start = dst.len();
         if let Err(err) = write_data(dst) {
             dst.truncate(start);
@@ -309,19 +307,6 @@ impl<T: Serialize + ?Sized> Encoder<(&str, &T)> for JsonCodec {
 
     fn encode(&mut self, (event_type, data): (&str, &T), dst: &mut BytesMut) -> Result<(), CodecError> {
         self.encode_data(event_type, data, dst)
-    }
-}
-
-/// Writes `s` as a JSON string literal, escaped as `JSON.stringify` does.
-fn write_json_string(dst: &mut BytesMut, s: &str) {
-    let plain = s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
-    if plain {
-        dst.reserve(s.len() + 2);
-        dst.put_u8(b'"');
-        dst.put_slice(s.as_bytes());
-        dst.put_u8(b'"');
-    } else {
-        serde_json::to_writer(dst.writer(), s).expect("writing a str to memory cannot fail");
     }
 }
 

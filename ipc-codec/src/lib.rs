@@ -40,6 +40,7 @@ mod error;
 mod event;
 mod frame_parse;
 mod js_format;
+mod js_writer;
 mod json;
 mod json_validate;
 #[cfg(feature = "msgpack")]
