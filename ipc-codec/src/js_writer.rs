@@ -13,7 +13,7 @@
 //!
 //! `cargo bench -p benches --bench codec -- encode`, before → after (two runs
 //! each, 2 shared cores): a 1 MiB plain string 1.2-1.3 → 3.1-3.5 GiB/s, one
-//! with an escape on every line 0.76-0.81 → 0.99-1.28 GiB/s; 64 KiB payloads
+//! with an escape on every line 0.74-0.79 → 0.97-1.28 GiB/s; 64 KiB payloads
 //! 20-21k → 55-59k frames/s; 1 KiB 1.0-1.2M → 1.9-2.5M/s; 64 B 7.6-7.7M →
 //! 7.8-8.2M/s (an interleaved A/B of both versions, best of 200 batches:
 //! 110 → 91 ns per frame).
