@@ -608,6 +608,12 @@ fn check_assured(config: &Config, listen: &Listen) -> Result<(), Error> {
         Listen::Local(_) if !config.secure_socket_root => {
             Err(Error::Config("the assured parser requires secureSocketRoot for local sockets".into()))
         }
+        Listen::Local(_) if cfg!(windows) => Err(Error::Config(
+            "the assured parser requires Unix socket ownership checks; use mutual TLS on Windows".into(),
+        )),
+        Listen::Local(path) if !directly_inside(Path::new(&config.socket_root), path) => Err(Error::Config(
+            "the assured parser requires a local endpoint directly inside socketRoot".into(),
+        )),
         Listen::Local(_) => Ok(()),
         Listen::Net { udp: Some(_), .. } => Err(tls_needed()),
         Listen::Net { udp: None, .. } => {
@@ -624,6 +630,33 @@ fn check_assured(config: &Config, listen: &Listen) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// Whether `path` names an entry of the directory `root` itself (node-ipc
+/// 14's check for Assured servers), comparing both as absolute paths with
+/// `.` and `..` resolved lexically, as node's `path.resolve` does.
+fn directly_inside(root: &Path, path: &Path) -> bool {
+    let (Some(root), Some(path)) = (lexical_absolute(root), lexical_absolute(path)) else {
+        return false;
+    };
+    path.parent() == Some(root.as_path()) && path.file_name().is_some()
+}
+
+fn lexical_absolute(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    let joined =
+        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ok()?.join(path) };
+    let mut out = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Some(out)
 }
 
 async fn until_stopped(stop: &mut watch::Receiver<bool>) {
@@ -856,10 +889,30 @@ mod tests {
         assert!(check_assured(&config, &tcp).is_err());
         let udp = Listen::Net { host: "127.0.0.1".into(), port: 1, udp: Some(UdpType::Udp4) };
         assert!(check_assured(&config, &udp).is_err());
-        assert!(check_assured(&config, &Listen::Local("/x".into())).is_ok());
+        let inside = Path::new(&config.socket_root).join("app.x");
+        assert!(check_assured(&config, &Listen::Local(inside.clone())).is_ok());
         config.tls = Some(TlsConfig::default().trusted_connections(["ca.pem"]));
         assert!(check_assured(&config, &tcp).is_ok());
         config.secure_socket_root = false;
-        assert!(check_assured(&config, &Listen::Local("/x".into())).is_err());
+        assert!(check_assured(&config, &Listen::Local(inside)).is_err());
+    }
+
+    #[test]
+    fn assured_local_endpoints_sit_directly_inside_the_socket_root() {
+        let mut config = Config::v14();
+        config.parser = Profile::Assured;
+        config.socket_root = "/run/user/1000/node-ipc/".into();
+        for (path, ok) in [
+            ("/run/user/1000/node-ipc/app.world", true),
+            ("/run/user/1000/node-ipc/./app.world", true),
+            ("/run/user/1000/node-ipc/sub/app.world", false),
+            ("/run/user/1000/node-ipc/../app.world", false),
+            ("/run/user/1000/node-ipc/sub/../app.world", true),
+            ("/tmp/app.world", false),
+            ("/run/user/1000/node-ipc", false),
+            ("/run/user/1000/node-ipc/", false),
+        ] {
+            assert_eq!(check_assured(&config, &Listen::Local(path.into())).is_ok(), ok, "{path}");
+        }
     }
 }
