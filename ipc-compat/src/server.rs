@@ -611,9 +611,13 @@ fn check_assured(config: &Config, listen: &Listen) -> Result<(), Error> {
         Listen::Local(_) if cfg!(windows) => Err(Error::Config(
             "the assured parser requires Unix socket ownership checks; use mutual TLS on Windows".into(),
         )),
-        Listen::Local(path) if !directly_inside(Path::new(&config.socket_root), path) => Err(Error::Config(
-            "the assured parser requires a local endpoint directly inside socketRoot".into(),
-        )),
+        Listen::Local(path)
+            if !ipc_transport::local::directly_inside(Path::new(&config.socket_root), path) =>
+        {
+            Err(Error::Config(
+                "the assured parser requires a local endpoint directly inside socketRoot".into(),
+            ))
+        }
         Listen::Local(_) => Ok(()),
         Listen::Net { udp: Some(_), .. } => Err(tls_needed()),
         Listen::Net { udp: None, .. } => {
@@ -630,33 +634,6 @@ fn check_assured(config: &Config, listen: &Listen) -> Result<(), Error> {
             Ok(())
         }
     }
-}
-
-/// Whether `path` names an entry of the directory `root` itself (node-ipc
-/// 14's check for Assured servers), comparing both as absolute paths with
-/// `.` and `..` resolved lexically, as node's `path.resolve` does.
-fn directly_inside(root: &Path, path: &Path) -> bool {
-    let (Some(root), Some(path)) = (lexical_absolute(root), lexical_absolute(path)) else {
-        return false;
-    };
-    path.parent() == Some(root.as_path()) && path.file_name().is_some()
-}
-
-fn lexical_absolute(path: &Path) -> Option<PathBuf> {
-    use std::path::Component;
-    let joined =
-        if path.is_absolute() { path.to_path_buf() } else { std::env::current_dir().ok()?.join(path) };
-    let mut out = PathBuf::new();
-    for component in joined.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    Some(out)
 }
 
 async fn until_stopped(stop: &mut watch::Receiver<bool>) {

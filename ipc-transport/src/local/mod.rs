@@ -52,7 +52,8 @@ mod windows;
 use windows as sys;
 
 pub use path::{
-    per_user_socket_root, windows_pipe_name, SocketPathRules, DEFAULT_APPSPACE, PIPE_PREFIX, V9_SOCKET_ROOT,
+    directly_inside, per_user_socket_root, resolve_path, windows_pipe_name, SocketPathRules,
+    DEFAULT_APPSPACE, PIPE_PREFIX, V9_SOCKET_ROOT,
 };
 
 /// How a [`LocalListener`] binds: node-ipc's `unlink`, `readableAll`,

@@ -2,9 +2,59 @@
 //! 14.x socket roots, and the Windows pipe-name mapping. Pure logic, the same
 //! on every platform.
 
-use std::path::PathBuf;
+use std::io;
+use std::path::{Component, Path, PathBuf};
 
 use super::LocalListenerOptions;
+
+/// `path` made absolute (against the current directory) with `.` and `..`
+/// resolved lexically, without following links: node's `path.resolve`, by
+/// which node-ipc compares socket paths with their root.
+///
+/// ```
+/// use std::path::Path;
+/// use ipc_transport::local::resolve_path;
+///
+/// assert_eq!(resolve_path(Path::new("/tmp/./a/../app.world")).unwrap(), Path::new("/tmp/app.world"));
+/// ```
+///
+/// # Errors
+///
+/// Only when `path` is relative and the current directory cannot be read.
+pub fn resolve_path(path: &Path) -> io::Result<PathBuf> {
+    let absolute = if path.is_absolute() { path.to_owned() } else { std::env::current_dir()?.join(path) };
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `path` names an entry of the directory `root` itself, both
+/// resolved as [`resolve_path`] does: node-ipc 14's rule for the socket of a
+/// server with the assured parser.
+///
+/// ```
+/// use std::path::Path;
+/// use ipc_transport::local::directly_inside;
+///
+/// let root = Path::new("/run/user/1000/node-ipc/");
+/// assert!(directly_inside(root, Path::new("/run/user/1000/node-ipc/app.world")));
+/// assert!(!directly_inside(root, Path::new("/run/user/1000/node-ipc/sub/app.world")));
+/// assert!(!directly_inside(root, Path::new("/run/user/1000/node-ipc/../app.world")));
+/// ```
+pub fn directly_inside(root: &Path, path: &Path) -> bool {
+    match (resolve_path(root), resolve_path(path)) {
+        (Ok(root), Ok(path)) => path.parent() == Some(root.as_path()) && path.file_name().is_some(),
+        _ => false,
+    }
+}
 
 /// node-ipc 9.x's socket root.
 pub const V9_SOCKET_ROOT: &str = "/tmp/";

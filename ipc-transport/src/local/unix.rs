@@ -3,12 +3,12 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::net::{UnixListener, UnixStream};
 
-use super::LocalListenerOptions;
+use super::{resolve_path, LocalListenerOptions};
 use crate::error::Error;
 
 pub(super) type Stream = UnixStream;
@@ -33,7 +33,7 @@ impl Listener {
         if let Some(root) = &options.socket_root {
             if is_inside(root, path).map_err(bind_err)? {
                 // normalized: a trailing '/' would make lstat follow a symbolic link
-                prepare_socket_root(&normalize(root).map_err(bind_err)?, options.secure_socket_root)?;
+                prepare_socket_root(&resolve_path(root).map_err(bind_err)?, options.secure_socket_root)?;
             }
         }
         match fs::symlink_metadata(path) {
@@ -134,23 +134,8 @@ fn prepare_socket_root(root: &Path, secure: bool) -> Result<(), Error> {
 /// Whether `path` lies inside `root`, comparing lexically normalized
 /// absolute paths (as node's `path.resolve` / `path.relative`).
 fn is_inside(root: &Path, path: &Path) -> io::Result<bool> {
-    let (root, path) = (normalize(root)?, normalize(path)?);
+    let (root, path) = (resolve_path(root)?, resolve_path(path)?);
     Ok(path != root && path.starts_with(&root))
-}
-
-fn normalize(path: &Path) -> io::Result<PathBuf> {
-    let absolute = if path.is_absolute() { path.to_owned() } else { std::env::current_dir()?.join(path) };
-    let mut out = PathBuf::new();
-    for component in absolute.components() {
-        match component {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
