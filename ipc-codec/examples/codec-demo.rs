@@ -1,7 +1,7 @@
 //! A node-ipc conversation over an in-memory duplex stream: the exact bytes on
 //! the wire, typed data, byte-exact pass-through, and recovery from a bad frame.
 //!
-//! Run: `cargo run -p ipc-codec --example demo`
+//! Run: `cargo run -p ipc-codec --example codec-demo`
 
 use futures::{SinkExt, StreamExt};
 use ipc_codec::{CodecError, ContinueOnError, Event, JsonCodec};
