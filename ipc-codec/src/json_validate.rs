@@ -134,7 +134,11 @@ impl Nesting {
 
 #[inline(always)]
 fn skip_whitespace(bytes: &[u8], mut pos: usize) -> usize {
-    while let Some(b' ' | b'\n' | b'\t' | b'\r') = bytes.get(pos) {
+    // Every JSON whitespace byte is <= b' ', every byte that starts a token is above.
+    while let Some(&byte) = bytes.get(pos) {
+        if byte > b' ' || !matches!(byte, b' ' | b'\n' | b'\t' | b'\r') {
+            break;
+        }
         pos += 1;
     }
     pos
@@ -238,8 +242,16 @@ fn skip_plain(bytes: &[u8], pos: usize, high_bits: &mut u64) -> usize {
 
 #[inline(never)]
 fn skip_plain_long(bytes: &[u8], pos: usize, high_bits: &mut u64) -> usize {
-    let mut seen = 0;
     let mut pos = pos;
+    // One more word first: most strings that get here end within it.
+    if let Some(chunk) = bytes.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        if let Some(at) = first_special(word, high_bits) {
+            return pos + at;
+        }
+        pos += 8;
+    }
+    let mut seen = 0;
     // Sixteen bytes a step while no special byte shows, then eight at a time.
     while let Some(pair) = bytes.get(pos..pos + 16) {
         let a = u64::from_le_bytes(pair[..8].try_into().expect("eight bytes"));
