@@ -89,7 +89,12 @@ const READ_BURST: usize = 64 * 1024;
 /// encodes, with the codec's error type. When the deadline passes, the stream
 /// yields one error whose I/O kind is `TimedOut` and then ends (node-ipc 14
 /// closes the socket with `ERR_IPC_MESSAGE_TIMEOUT`). Without a deadline it
-/// behaves exactly like `Framed`. The timer needs a tokio runtime with time enabled.
+/// behaves like `Framed`. The timer needs a tokio runtime with time enabled.
+///
+/// Buffers: queued writes go out once 64 KiB are pending (or on `flush`);
+/// reads start with tokio-util's 8 KiB buffer, which grows to 64 KiB once a
+/// read fills it and keeps that size. Quiet connections stay small; each busy
+/// one holds about 64 KiB for reading.
 ///
 /// Write through it with `feed` and one `flush` (or [`send_batch`](crate::send_batch),
 /// or a [`batch_writer`](crate::batch_writer)): each `send` flushes. A codec
