@@ -750,6 +750,95 @@ impl<W: Output> ser::SerializeStructVariant for Compound<'_, W> {
     }
 }
 
+/// Serializer methods that all fail with `$error()`, named by their serde
+/// method names: the data-model entries a key or a raw value cannot be.
+macro_rules! reject {
+    ($error:ident: $($method:ident),* $(,)?) => {
+        $(reject!(@one $error $method);)*
+    };
+    (@one $e:ident serialize_bool) => { fn serialize_bool(self, _: bool) -> Result { Err($e()) } };
+    (@one $e:ident serialize_i8) => { fn serialize_i8(self, _: i8) -> Result { Err($e()) } };
+    (@one $e:ident serialize_i16) => { fn serialize_i16(self, _: i16) -> Result { Err($e()) } };
+    (@one $e:ident serialize_i32) => { fn serialize_i32(self, _: i32) -> Result { Err($e()) } };
+    (@one $e:ident serialize_i64) => { fn serialize_i64(self, _: i64) -> Result { Err($e()) } };
+    (@one $e:ident serialize_i128) => { fn serialize_i128(self, _: i128) -> Result { Err($e()) } };
+    (@one $e:ident serialize_u8) => { fn serialize_u8(self, _: u8) -> Result { Err($e()) } };
+    (@one $e:ident serialize_u16) => { fn serialize_u16(self, _: u16) -> Result { Err($e()) } };
+    (@one $e:ident serialize_u32) => { fn serialize_u32(self, _: u32) -> Result { Err($e()) } };
+    (@one $e:ident serialize_u64) => { fn serialize_u64(self, _: u64) -> Result { Err($e()) } };
+    (@one $e:ident serialize_u128) => { fn serialize_u128(self, _: u128) -> Result { Err($e()) } };
+    (@one $e:ident serialize_f32) => { fn serialize_f32(self, _: f32) -> Result { Err($e()) } };
+    (@one $e:ident serialize_f64) => { fn serialize_f64(self, _: f64) -> Result { Err($e()) } };
+    (@one $e:ident serialize_char) => { fn serialize_char(self, _: char) -> Result { Err($e()) } };
+    (@one $e:ident serialize_bytes) => { fn serialize_bytes(self, _: &[u8]) -> Result { Err($e()) } };
+    (@one $e:ident serialize_none) => { fn serialize_none(self) -> Result { Err($e()) } };
+    (@one $e:ident serialize_some) => {
+        fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result { Err($e()) }
+    };
+    (@one $e:ident serialize_unit) => { fn serialize_unit(self) -> Result { Err($e()) } };
+    (@one $e:ident serialize_unit_struct) => {
+        fn serialize_unit_struct(self, _: &'static str) -> Result { Err($e()) }
+    };
+    (@one $e:ident serialize_unit_variant) => {
+        fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result { Err($e()) }
+    };
+    (@one $e:ident serialize_newtype_struct) => {
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result {
+            Err($e())
+        }
+    };
+    (@one $e:ident serialize_newtype_variant) => {
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result {
+            Err($e())
+        }
+    };
+    (@one $e:ident serialize_seq) => {
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> { Err($e()) }
+    };
+    (@one $e:ident serialize_tuple) => {
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> { Err($e()) }
+    };
+    (@one $e:ident serialize_tuple_struct) => {
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
+            Err($e())
+        }
+    };
+    (@one $e:ident serialize_tuple_variant) => {
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant> {
+            Err($e())
+        }
+    };
+    (@one $e:ident serialize_map) => {
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> { Err($e()) }
+    };
+    (@one $e:ident serialize_struct) => {
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> { Err($e()) }
+    };
+    (@one $e:ident serialize_struct_variant) => {
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant> {
+            Err($e())
+        }
+    };
+}
+
 /// Map keys, as serde_json writes them: strings and chars as they are; bools,
 /// integers and finite floats quoted; anything else is an error.
 struct MapKeySerializer<'s, W> {
@@ -858,74 +947,15 @@ impl<W: Output> ser::Serializer for MapKeySerializer<'_, W> {
         Ok(())
     }
 
-    fn serialize_bytes(self, _v: &[u8]) -> Result {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_unit(self) -> Result {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_unit_struct(self, _name: &'static str) -> Result {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_none(self) -> Result {
-        Err(key_must_be_a_string())
-    }
+    reject!(
+        key_must_be_a_string:
+        serialize_bytes, serialize_unit, serialize_unit_struct, serialize_newtype_variant,
+        serialize_none, serialize_seq, serialize_tuple, serialize_tuple_struct,
+        serialize_tuple_variant, serialize_map, serialize_struct, serialize_struct_variant,
+    );
 
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result {
         value.serialize(self)
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct> {
-        Err(key_must_be_a_string())
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(key_must_be_a_string())
     }
 
     fn collect_str<T: Display + ?Sized>(self, value: &T) -> Result {
@@ -958,139 +988,16 @@ impl<W: Output> ser::Serializer for RawValueEmitter<'_, W> {
         self.serialize_str(&value.to_string())
     }
 
-    fn serialize_bool(self, _v: bool) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_i8(self, _v: i8) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_i16(self, _v: i16) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_i32(self, _v: i32) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_i64(self, _v: i64) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_i128(self, _v: i128) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_u8(self, _v: u8) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_u16(self, _v: u16) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_u32(self, _v: u32) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_u64(self, _v: u64) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_u128(self, _v: u128) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_f32(self, _v: f32) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_f64(self, _v: f64) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_char(self, _v: char) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_bytes(self, _v: &[u8]) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_none(self) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_unit(self) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_unit_struct(self, _name: &'static str) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_unit_variant(self, _name: &'static str, _index: u32, _variant: &'static str) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _name: &'static str, _value: &T) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple> {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self::SerializeStruct> {
-        Err(expected_raw_value())
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(expected_raw_value())
-    }
+    reject!(
+        expected_raw_value:
+        serialize_bool, serialize_i8, serialize_i16, serialize_i32, serialize_i64, serialize_i128,
+        serialize_u8, serialize_u16, serialize_u32, serialize_u64, serialize_u128, serialize_f32,
+        serialize_f64, serialize_char, serialize_some, serialize_unit_variant,
+        serialize_newtype_struct, serialize_bytes, serialize_unit, serialize_unit_struct,
+        serialize_newtype_variant, serialize_none, serialize_seq, serialize_tuple,
+        serialize_tuple_struct, serialize_tuple_variant, serialize_map, serialize_struct,
+        serialize_struct_variant,
+    );
 }
 
 #[cfg(test)]
