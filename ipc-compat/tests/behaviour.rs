@@ -2,18 +2,18 @@
 //! retries, the offline queue, socket ids, connection limits, malformed input,
 //! broadcast, raw buffers, sync mode, UDP, the cluster pattern.
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{pki, v14, v9, wait_lifecycle, watched, within};
 use futures::StreamExt;
 use ipc_compat::{
     ClientState, Config, Encoding, Error, Event, Ipc, Lifecycle, Server, Socket, StopRetrying, TlsConfig,
     UdpType,
 };
 use serde_json::json;
+use support::{pki, v14, v9, wait_lifecycle, watched, within};
 use tokio::io::AsyncWriteExt;
 
 /// A socket's serial number and the id `socket.disconnected` reported.

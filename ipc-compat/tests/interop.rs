@@ -4,17 +4,17 @@
 //! `socket.disconnected`, reconnection to a restarted server, and `destroy`
 //! after `maxRetries`. Peer scripts: `interop/peers/compat/`.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{pki, wait_lifecycle, within, Pki};
 use futures::StreamExt;
 use interop::{NodeIpc, PeerBuilder, PeerProcess, PeerRuntime};
 use ipc_compat::{Config, Encoding, Ipc, Lifecycle, Server, UdpType};
 use serde_json::{json, Value};
+use support::{pki, wait_lifecycle, within, Pki};
 
 /// How long a peer may take for one line.
 const LINE: Duration = Duration::from_secs(15);

@@ -1,6 +1,6 @@
-//! Helpers for the fault-injection and load tests (`fault_*.rs`, `load.rs`):
-//! timeouts on every await, quiet configs, process resource readings, child
-//! processes to kill, and a PKI with expired certificates.
+//! Helpers shared by ipc-compat's integration tests: timeouts on every await,
+//! quiet configs, lifecycle waits, process resource readings, child processes
+//! to kill, and a test PKI (with expired and foreign certificates).
 #![allow(dead_code, unreachable_pub)]
 
 use std::future::Future;
@@ -45,17 +45,45 @@ pub fn v14(dir: &Path) -> Config {
     c
 }
 
+/// The next lifecycle event, whatever it is.
+pub async fn next_lifecycle<P: Clone + Send + Sync + 'static>(
+    sub: &mut Subscription<Lifecycle<P>>,
+) -> Lifecycle<P> {
+    within("a lifecycle event", sub.recv()).await.expect("the lifecycle stream ended")
+}
+
+/// Waits for the lifecycle event called `name`, returning it and the names seen before it.
+pub async fn wait_lifecycle<P: Clone + Send + Sync + 'static>(
+    sub: &mut Subscription<Lifecycle<P>>,
+    name: &str,
+) -> (Lifecycle<P>, Vec<&'static str>) {
+    let mut seen = Vec::new();
+    loop {
+        let event = next_lifecycle(sub).await;
+        if event.name() == name {
+            return (event, seen);
+        }
+        seen.push(event.name());
+    }
+}
+
 /// Waits for the next lifecycle event called `name` and returns it.
 pub async fn wait_for<P: Clone + Send + Sync + 'static>(
     sub: &mut Subscription<Lifecycle<P>>,
     name: &str,
 ) -> Lifecycle<P> {
-    loop {
-        let event = within(name, sub.recv()).await.expect("the lifecycle stream ended");
-        if event.name() == name {
-            return event;
-        }
-    }
+    wait_lifecycle(sub, name).await.0
+}
+
+/// `connect_to` with a lifecycle subscription made before the client starts.
+pub fn watched(
+    ipc: &ipc_compat::Ipc,
+    id: &str,
+    path: Option<&Path>,
+) -> (ipc_compat::Client, Subscription<Lifecycle<ipc_compat::Client>>) {
+    let mut life = None;
+    let client = ipc.connect_to_with(id, path, |c| life = Some(c.lifecycle(256))).unwrap();
+    (client, life.unwrap())
 }
 
 /// Waits for the next `error` lifecycle event and returns its peer and text,
@@ -222,8 +250,8 @@ pub fn tell_parent(line: impl std::fmt::Display) {
     out.flush().unwrap();
 }
 
-/// PEM files of a test PKI, made now: a CA with a server and a client
-/// certificate, the same two already expired, and an unrelated CA with a
+/// PEM files of a test PKI, made now: a CA with a server (localhost,
+/// 127.0.0.1, ::1) and a client certificate, the same two already expired, and an unrelated CA with a
 /// client certificate of its own.
 pub struct Pki {
     pub dir: tempfile::TempDir,
@@ -259,6 +287,7 @@ pub fn pki() -> Pki {
         let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
         params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        params.subject_alt_names.push(SanType::IpAddress("::1".parse().unwrap()));
         params.extended_key_usages = vec![if server {
             ExtendedKeyUsagePurpose::ServerAuth
         } else {
