@@ -82,6 +82,10 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// connections keep the small initial buffer (idle memory stays low).
 const READ_BURST: usize = 64 * 1024;
 
+/// The most undecoded bytes a full read buffer may still hold when it grows
+/// (growing copies them): a 64 KiB burst then copies at most 4 KiB again.
+const GROW_WHEN_LEFT: usize = 4 * 1024;
+
 /// A `tokio_util::codec::Framed` that also closes the stream when an
 /// incomplete frame outlives the codec's deadline ([`PartialFrameDeadline`]).
 ///
@@ -162,8 +166,9 @@ where
         }
         // No spare room means the last read filled the buffer (splitting frames
         // off the front shrinks length and capacity alike): more is waiting.
+        // Grow only once few bytes are left to decode, since growing copies them.
         let buffer = this.inner.read_buffer_mut();
-        if buffer.len() == buffer.capacity() && buffer.capacity() < READ_BURST {
+        if buffer.len() == buffer.capacity() && buffer.len() <= GROW_WHEN_LEFT {
             buffer.reserve(READ_BURST);
         }
         match Pin::new(&mut this.inner).poll_next(cx) {
