@@ -141,7 +141,7 @@ impl JsonCodec {
     /// under Guarded/Assured the event-type and size errors of [`Rules`]. On
     /// error `dst` is left as it was.
     pub fn encode_data<T: Serialize + ?Sized>(
-        &mut self,
+        &self,
         event_type: &str,
         data: &T,
         dst: &mut BytesMut,
@@ -151,8 +151,15 @@ impl JsonCodec {
         })
     }
 
-    /// Encodes an event, re-emitting JSON data byte for byte.
-    fn encode_event(&mut self, event: &Event, dst: &mut BytesMut) -> Result<(), CodecError> {
+    /// Encodes an event, re-emitting JSON data byte for byte (`{}` when it has none).
+    ///
+    /// Encoding reads the codec and never changes it, so one codec can encode
+    /// for many connections at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`encode_data`](JsonCodec::encode_data). On error `dst` is left as it was.
+    pub fn encode_event(&self, event: &Event, dst: &mut BytesMut) -> Result<(), CodecError> {
         let event_type = event.event_type();
         match event.payload() {
             Payload::Absent => self.write_frame(event_type, dst, |dst| {
@@ -174,7 +181,7 @@ impl JsonCodec {
     /// Writes `{"type":<type>,"data":` + data + `}` + delimiter, applying the
     /// legacy 9.x data rewrite and the Guarded checks.
     fn write_frame(
-        &mut self,
+        &self,
         event_type: &str,
         dst: &mut BytesMut,
         write_data: impl FnOnce(&mut BytesMut) -> Result<(), CodecError>,

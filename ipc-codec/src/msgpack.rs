@@ -87,7 +87,17 @@ impl MsgPackCodec {
     /// [`CodecError::Serialize`], and the event-type and size errors of [`Rules`]
     /// under Guarded and Assured. On error `dst` is left as it was.
     pub fn encode_data<T: Serialize + ?Sized>(
-        &mut self,
+        &self,
+        event_type: &str,
+        data: &T,
+        dst: &mut BytesMut,
+    ) -> Result<(), CodecError> {
+        self.write_frame(event_type, Some(data), dst)
+    }
+
+    /// `[type]` or `[type, data]`, length-prefixed.
+    fn write_frame<T: Serialize + ?Sized>(
+        &self,
         event_type: &str,
         data: Option<&T>,
         dst: &mut BytesMut,
@@ -129,12 +139,18 @@ impl MsgPackCodec {
         }
     }
 
-    fn encode_event(&mut self, event: &Event, dst: &mut BytesMut) -> Result<(), CodecError> {
+    /// Encodes an event: `[type]` when it has no data, else `[type, data]`
+    /// (JSON data converted, MessagePack data re-emitted byte for byte).
+    ///
+    /// # Errors
+    ///
+    /// As [`encode_data`](MsgPackCodec::encode_data).
+    pub fn encode_event(&self, event: &Event, dst: &mut BytesMut) -> Result<(), CodecError> {
         match event.payload() {
-            Payload::Absent => self.encode_data::<()>(event.event_type(), None, dst),
+            Payload::Absent => self.write_frame::<()>(event.event_type(), None, dst),
             Payload::Json(_) => {
                 let value = event.data()?;
-                self.encode_data(event.event_type(), Some(&value), dst)
+                self.encode_data(event.event_type(), &value, dst)
             }
             Payload::MsgPack(bytes) => {
                 self.rules.check_event_type(event.event_type())?;
@@ -273,6 +289,6 @@ impl<T: Serialize + ?Sized> Encoder<(&str, &T)> for MsgPackCodec {
     type Error = CodecError;
 
     fn encode(&mut self, (event_type, data): (&str, &T), dst: &mut BytesMut) -> Result<(), CodecError> {
-        self.encode_data(event_type, Some(data), dst)
+        self.encode_data(event_type, data, dst)
     }
 }
