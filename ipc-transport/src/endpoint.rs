@@ -149,26 +149,6 @@ impl Endpoint {
         }
     }
 
-    /// The socket path of a local endpoint: a `unix:` path as is, an `id:`
-    /// through `rules` (socket root + appspace + id); `None` for network endpoints.
-    ///
-    /// ```
-    /// use ipc_transport::{local::SocketPathRules, Endpoint};
-    ///
-    /// let rules = SocketPathRules::v9();
-    /// let path = Endpoint::id("world").socket_path(&rules).unwrap();
-    /// assert_eq!(path, std::path::Path::new("/tmp/app.world"));
-    /// ```
-    #[cfg(feature = "local")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
-    pub fn socket_path(&self, rules: &crate::local::SocketPathRules) -> Option<PathBuf> {
-        match self {
-            Endpoint::Unix(p) => Some(p.clone()),
-            Endpoint::Id(id) => Some(rules.path_for(id)),
-            _ => None,
-        }
-    }
-
     /// Resolves a network endpoint's host to socket addresses, keeping only
     /// IPv4 addresses for `udp4` and IPv6 ones for `udp6`.
     ///

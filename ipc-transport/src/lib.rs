@@ -44,6 +44,7 @@
 //! | `tcp` | `tcp` | `tcp::TcpListener` | `tcp::TcpStream::connect` |
 //! | `tls` | `tls` | `tls::TlsListener` | `tls::TlsStream::connect` |
 //! | `udp` | `udp` | `udp::UdpEndpoint` (both sides) | |
+//! | any of `local`, `tcp` | | [`IpcListener::bind`] (any stream endpoint) | [`IpcStream::connect`] |
 //!
 //! Every stream is `AsyncRead + AsyncWrite` and knows its [`PeerAddr`];
 //! [`framed`] wraps one in a `Framed` that also enforces the codec's
@@ -68,6 +69,8 @@ mod error;
 mod framed;
 #[cfg(any(feature = "local", feature = "tcp"))]
 mod limit;
+#[cfg(any(feature = "local", feature = "tcp"))]
+mod open;
 mod peer;
 
 #[cfg(feature = "local")]
@@ -87,6 +90,9 @@ pub use batch::{batch_writer, send_batch, BatchSender, BatchWriter, WriterClosed
 pub use endpoint::Endpoint;
 pub use error::Error;
 pub use framed::{framed, IpcFramed, PartialFrameDeadline};
+#[cfg(any(feature = "local", feature = "tcp"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "local", feature = "tcp"))))]
+pub use open::{BindOptions, ConnectOptions, IpcListener, IpcStream};
 pub use peer::PeerAddr;
 
 /// node-ipc's default `maxConnections`: how many connections a listener keeps open at once.

@@ -213,7 +213,7 @@ impl LocalListener {
         rules: &SocketPathRules,
         options: &LocalListenerOptions,
     ) -> Result<LocalListener, Error> {
-        let Some(path) = endpoint.socket_path(rules) else {
+        let Some(path) = rules.endpoint_path(endpoint) else {
             return Err(Error::UnsupportedEndpoint {
                 endpoint: endpoint.to_string(),
                 reason: "not a local socket endpoint",
@@ -301,7 +301,7 @@ impl LocalStream {
         endpoint: &Endpoint,
         rules: &SocketPathRules,
     ) -> Result<LocalStream, Error> {
-        match endpoint.socket_path(rules) {
+        match rules.endpoint_path(endpoint) {
             Some(path) => LocalStream::connect(path).await,
             None => Err(Error::UnsupportedEndpoint {
                 endpoint: endpoint.to_string(),

@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use super::LocalListenerOptions;
+use crate::endpoint::Endpoint;
 
 /// `path` made absolute (against the current directory) with `.` and `..`
 /// resolved lexically, without following links: node's `path.resolve`, by
@@ -237,6 +238,24 @@ impl SocketPathRules {
     /// `socketRoot + appspace + id`.
     pub fn path_for(&self, id: &str) -> PathBuf {
         PathBuf::from(format!("{}{}{}", self.socket_root, self.appspace, id))
+    }
+
+    /// The socket path of a local endpoint: a `unix:` path as is, an `id:`
+    /// through these rules (socket root + appspace + id); `None` for network endpoints.
+    ///
+    /// ```
+    /// use ipc_transport::{local::SocketPathRules, Endpoint};
+    ///
+    /// let rules = SocketPathRules::v9();
+    /// let path = rules.endpoint_path(&Endpoint::id("world")).unwrap();
+    /// assert_eq!(path, std::path::Path::new("/tmp/app.world"));
+    /// ```
+    pub fn endpoint_path(&self, endpoint: &Endpoint) -> Option<PathBuf> {
+        match endpoint {
+            Endpoint::Unix(p) => Some(p.clone()),
+            Endpoint::Id(id) => Some(self.path_for(id)),
+            _ => None,
+        }
     }
 
     /// Listener options that prepare this socket root as node-ipc 14 does

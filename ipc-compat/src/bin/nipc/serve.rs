@@ -6,11 +6,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
-use ipc_transport::{BatchSender, PeerAddr};
+use ipc_transport::{BatchSender, IpcListener, PeerAddr};
 
 use crate::args::{Mode, Settings};
 use crate::lines::{Line, Printer, StdinLines, Target};
-use crate::wire::{self, Bound, Framed, Listener, Outgoing, Udp, WireCodec};
+use crate::wire::{self, Bound, Framed, Outgoing, Udp, WireCodec};
 use crate::{note, Failure};
 
 /// Runs `nipc serve` until SIGINT or SIGTERM (Ok) or a failure of the listener.
@@ -70,13 +70,13 @@ fn lock(registry: &Registry) -> std::sync::MutexGuard<'_, BTreeMap<u64, Conn>> {
     registry.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-async fn streams(mode: &Mode, mut listener: Listener, printer: &Printer) -> Result<(), Failure> {
+async fn streams(mode: &Mode, mut listener: IpcListener, printer: &Printer) -> Result<(), Failure> {
     let registry = Registry::default();
     let codec = WireCodec::new(mode);
     let accepting = async {
         let mut next = 1u64;
         loop {
-            match listener.accept(&codec).await {
+            match wire::accept(&mut listener, &codec).await {
                 Ok((framed, addr)) => {
                     spawn_conn(next, framed, addr, mode.clone(), registry.clone(), printer.clone());
                     next += 1;

@@ -6,12 +6,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use ipc_codec::{CodecError, ContinueOnError, Event, JsonCodec, RawCodec};
-use ipc_transport::local::{LocalListener, LocalListenerOptions, LocalStream};
-use ipc_transport::tcp::{TcpConnectOptions, TcpListener, TcpListenerOptions, TcpStream};
-use ipc_transport::tls::{TlsClientConfig, TlsListener, TlsServerConfig, TlsStream};
+use ipc_transport::tls::{TlsClientConfig, TlsServerConfig};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
-use ipc_transport::{Endpoint, PartialFrameDeadline, PeerAddr};
-use tokio::io::{AsyncRead, AsyncWrite};
+use ipc_transport::{
+    BindOptions, ConnectOptions, Endpoint, IpcListener, IpcStream, PartialFrameDeadline, PeerAddr,
+};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::args::{Mode, Settings};
@@ -111,15 +110,8 @@ impl PartialFrameDeadline for WireCodec {
     }
 }
 
-/// A byte stream of any kind.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// A connected stream of any kind.
-pub(crate) type BoxIo = Box<dyn Io>;
-
 /// A stream connection framed with [`WireCodec`].
-pub(crate) type Framed = ipc_transport::IpcFramed<BoxIo, WireCodec>;
+pub(crate) type Framed = ipc_transport::IpcFramed<IpcStream, WireCodec>;
 
 /// A UDP socket framed with [`WireCodec`].
 pub(crate) type Udp = UdpEndpoint<WireCodec>;
@@ -141,60 +133,37 @@ pub(crate) fn udp_options(mode: &Mode) -> UdpOptions {
 pub(crate) async fn connect(settings: &Settings) -> Result<Link, Failure> {
     let codec = WireCodec::new(&settings.mode);
     let endpoint = &settings.endpoint;
-    let io: BoxIo = match endpoint {
-        Endpoint::Unix(_) | Endpoint::Id(_) => {
-            Box::new(LocalStream::connect_endpoint(endpoint, &settings.path_rules).await?)
-        }
-        Endpoint::Tcp { .. } => {
-            Box::new(TcpStream::connect_endpoint(endpoint, &TcpConnectOptions::default()).await?)
-        }
-        Endpoint::Tls { .. } => {
-            let files = &settings.tls;
-            let mut config = TlsClientConfig::new().trusted_connections(files.cas.iter().cloned());
-            if let (Some(key), Some(cert)) = (&files.key, &files.cert) {
-                config = config.private(key).public(cert);
-            }
-            Box::new(TlsStream::connect_endpoint(endpoint, &config).await?)
-        }
-        Endpoint::Udp4 { .. } | Endpoint::Udp6 { .. } => {
-            let target = endpoint.resolve().await?[0];
-            let local = settings.bind.unwrap_or_else(|| crate::args::default_bind(endpoint));
-            let udp = UdpEndpoint::bind_with(local, codec, udp_options(&settings.mode)).await?;
-            let bound = udp.local_addr().map_err(|e| Failure::runtime(format!("local address: {e}")))?;
-            crate::note!("sending to {} from {}", PeerAddr::Udp(target), PeerAddr::Udp(bound));
-            return Ok(Link::Udp(Box::new(udp), target));
-        }
-        other => return Err(Failure::usage(format!("unsupported endpoint {other}"))),
-    };
+    if let Endpoint::Udp4 { .. } | Endpoint::Udp6 { .. } = endpoint {
+        let target = endpoint.resolve().await?[0];
+        let local = settings.bind.unwrap_or_else(|| crate::args::default_bind(endpoint));
+        let udp = UdpEndpoint::bind_with(local, codec, udp_options(&settings.mode)).await?;
+        let bound = udp.local_addr().map_err(|e| Failure::runtime(format!("local address: {e}")))?;
+        crate::note!("sending to {} from {}", PeerAddr::Udp(target), PeerAddr::Udp(bound));
+        return Ok(Link::Udp(Box::new(udp), target));
+    }
+    let files = &settings.tls;
+    let mut tls = TlsClientConfig::new().trusted_connections(files.cas.iter().cloned());
+    if let (Some(key), Some(cert)) = (&files.key, &files.cert) {
+        tls = tls.private(key).public(cert);
+    }
+    let options = ConnectOptions::default().socket_path_rules(settings.path_rules.clone()).tls(tls);
+    let stream = IpcStream::connect(endpoint, &options).await?;
     crate::note!("connected to {}", local_name(endpoint, settings));
-    Ok(Link::Stream(ipc_transport::framed(io, codec)))
+    Ok(Link::Stream(ipc_transport::framed(stream, codec)))
 }
 
 /// The endpoint as printed, with an `id:` endpoint's path spelled out.
 fn local_name(endpoint: &Endpoint, settings: &Settings) -> String {
-    match endpoint {
-        Endpoint::Id(_) => match endpoint.socket_path(&settings.path_rules) {
-            Some(path) => format!("{endpoint} ({})", path.display()),
-            None => endpoint.to_string(),
-        },
+    match (endpoint, settings.path_rules.endpoint_path(endpoint)) {
+        (Endpoint::Id(_), Some(path)) => format!("{endpoint} ({})", path.display()),
         _ => endpoint.to_string(),
     }
-}
-
-/// A server socket of any stream kind.
-pub(crate) enum Listener {
-    /// Unix socket.
-    Local(LocalListener),
-    /// TCP.
-    Tcp(TcpListener),
-    /// TLS.
-    Tls(TlsListener),
 }
 
 /// What [`bind`] made.
 pub(crate) enum Bound {
     /// A stream listener, and the address it listens on, as printed.
-    Streams(Listener, String),
+    Streams(IpcListener, String),
     /// A UDP socket.
     Udp(Box<Udp>),
 }
@@ -202,77 +171,41 @@ pub(crate) enum Bound {
 /// Binds the endpoint of `settings` and says where on stderr.
 pub(crate) async fn bind(settings: &Settings) -> Result<Bound, Failure> {
     let endpoint = &settings.endpoint;
-    let bound = match endpoint {
-        Endpoint::Unix(_) | Endpoint::Id(_) => {
-            let listener = if matches!(endpoint, Endpoint::Id(_)) && !settings.custom_socket_root {
-                // node-ipc 14's per-user root: created 0700 and checked, as node-ipc does.
-                let rules = &settings.path_rules;
-                LocalListener::bind_endpoint(endpoint, rules, &rules.listener_options()).await?
-            } else {
-                // A path (or root) the user chose: used as is, never created or chmod'ed.
-                let path = endpoint.socket_path(&settings.path_rules).expect("a local endpoint has a path");
-                LocalListener::bind_with(path, &LocalListenerOptions::default()).await?
-            };
-            let name = format!("unix:{}", listener.path().display());
-            Bound::Streams(Listener::Local(listener), name)
-        }
-        Endpoint::Tcp { .. } => {
-            let listener = TcpListener::bind_endpoint(endpoint, &TcpListenerOptions::default()).await?;
-            let name = format!("tcp://{}", local_addr(listener.local_addr())?);
-            Bound::Streams(Listener::Tcp(listener), name)
-        }
-        Endpoint::Tls { .. } => {
-            let files = &settings.tls;
-            let mut config = TlsServerConfig::new();
-            if let (Some(key), Some(cert)) = (&files.key, &files.cert) {
-                config = config.private(key).public(cert);
-            }
-            if !files.cas.is_empty() {
-                config = config.trusted_connections(files.cas.iter().cloned());
-            }
-            let listener =
-                TlsListener::bind_endpoint(endpoint, &config, &TcpListenerOptions::default()).await?;
-            let name = format!("tls://{}", local_addr(listener.local_addr())?);
-            Bound::Streams(Listener::Tls(listener), name)
-        }
-        Endpoint::Udp4 { .. } | Endpoint::Udp6 { .. } => {
-            let codec = WireCodec::new(&settings.mode);
-            Bound::Udp(Box::new(
-                UdpEndpoint::bind_endpoint(endpoint, codec, udp_options(&settings.mode)).await?,
-            ))
-        }
-        other => return Err(Failure::usage(format!("unsupported endpoint {other}"))),
-    };
-    Ok(bound)
-}
-
-fn local_addr(addr: std::io::Result<SocketAddr>) -> Result<SocketAddr, Failure> {
-    addr.map_err(|e| Failure::runtime(format!("cannot read the bound address: {e}")))
-}
-
-impl Listener {
-    /// The next connection, framed, and who it is from.
-    pub(crate) async fn accept(
-        &mut self,
-        codec: &WireCodec,
-    ) -> Result<(Framed, PeerAddr), ipc_transport::Error> {
-        let (io, peer): (BoxIo, PeerAddr) = match self {
-            Listener::Local(l) => {
-                let s = l.accept().await?;
-                let peer = s.peer().clone();
-                (Box::new(s), peer)
-            }
-            Listener::Tcp(l) => {
-                let s = l.accept().await?;
-                let peer = s.peer().clone();
-                (Box::new(s), peer)
-            }
-            Listener::Tls(l) => {
-                let s = l.accept().await?;
-                let peer = s.peer().clone();
-                (Box::new(s), peer)
-            }
-        };
-        Ok((ipc_transport::framed(io, codec.clone()), peer))
+    if let Endpoint::Udp4 { .. } | Endpoint::Udp6 { .. } = endpoint {
+        let codec = WireCodec::new(&settings.mode);
+        let udp = UdpEndpoint::bind_endpoint(endpoint, codec, udp_options(&settings.mode)).await?;
+        return Ok(Bound::Udp(Box::new(udp)));
     }
+    let rules = &settings.path_rules;
+    // An id: endpoint under node-ipc 14's per-user root gets the root created
+    // 0700 and checked, as node-ipc does; a path (or root) the user chose is
+    // used as is, never created or chmod'ed.
+    let endpoint = match rules.endpoint_path(endpoint) {
+        Some(path) if settings.custom_socket_root => Endpoint::unix(path),
+        _ => endpoint.clone(),
+    };
+    let files = &settings.tls;
+    let mut tls = TlsServerConfig::new();
+    if let (Some(key), Some(cert)) = (&files.key, &files.cert) {
+        tls = tls.private(key).public(cert);
+    }
+    if !files.cas.is_empty() {
+        tls = tls.trusted_connections(files.cas.iter().cloned());
+    }
+    let options = BindOptions::default().socket_path_rules(rules.clone()).tls(tls);
+    let listener = IpcListener::bind(&endpoint, &options).await?;
+    let name = listener
+        .local_endpoint()
+        .map_err(|e| Failure::runtime(format!("cannot read the bound address: {e}")))?;
+    Ok(Bound::Streams(listener, name.to_string()))
+}
+
+/// The next connection of `listener`, framed, and who it is from.
+pub(crate) async fn accept(
+    listener: &mut IpcListener,
+    codec: &WireCodec,
+) -> Result<(Framed, PeerAddr), ipc_transport::Error> {
+    let stream = listener.accept().await?;
+    let peer = stream.peer().clone();
+    Ok((ipc_transport::framed(stream, codec.clone()), peer))
 }
