@@ -8,11 +8,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use bytes::BytesMut;
 use futures::{Sink, Stream};
 use ipc_codec::{ContinueOnError, JsonCodec, MsgPackCodec, RawCodec};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
-use tokio_util::codec::{Decoder, Encoder, Framed};
+use tokio_util::codec::{Decoder, Encoder, Framed, FramedRead};
 
 /// A codec that may hold an incomplete frame with a deadline (node-ipc 14's
 /// `messageTimeout`, in the Guarded and Assured profiles).
@@ -69,7 +70,33 @@ where
 {
     let mut inner = Framed::new(io, codec);
     inner.set_backpressure_boundary(WRITE_BATCH);
-    IpcFramed { inner, timer: None, timed_out: false }
+    IpcFramed { inner, deadline: ReadDeadline::default() }
+}
+
+/// The read half of [`framed`]: decodes `io` with `codec`, enforcing the
+/// codec's incomplete-frame deadline, for connections whose writes go another
+/// way (a writer task with the write half of `tokio::io::split`, say).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ipc_codec::CodecError> {
+/// use futures::StreamExt;
+/// use ipc_codec::JsonCodec;
+/// use tokio::io::AsyncWriteExt;
+///
+/// let (mut a, b) = tokio::io::duplex(1024);
+/// let (read, _write) = tokio::io::split(b);
+/// let mut events = ipc_transport::framed_read(read, JsonCodec::default());
+/// a.write_all(b"{\"type\":\"ping\",\"data\":1}\x0c").await?;
+/// assert_eq!(events.next().await.unwrap()?.event_type(), "ping");
+/// # Ok(())
+/// # }
+/// ```
+pub fn framed_read<T, C>(io: T, codec: C) -> IpcFramedRead<T, C>
+where
+    T: AsyncRead,
+{
+    IpcFramedRead { inner: FramedRead::new(io, codec), deadline: ReadDeadline::default() }
 }
 
 /// Bytes queued before `poll_ready` writes them out: a sender feeding events
@@ -106,8 +133,7 @@ const GROW_WHEN_LEFT: usize = 4 * 1024;
 /// item type to half-close the connection: `SinkExt::<Event>::close(&mut framed)`.
 pub struct IpcFramed<T, C> {
     inner: Framed<T, C>,
-    timer: Option<Pin<Box<Sleep>>>,
-    timed_out: bool,
+    deadline: ReadDeadline,
 }
 
 impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramed<T, C> {
@@ -115,7 +141,7 @@ impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramed<T, C> {
         f.debug_struct("IpcFramed")
             .field("io", self.inner.get_ref())
             .field("codec", self.inner.codec())
-            .field("timed_out", &self.timed_out)
+            .field("timed_out", &self.deadline.timed_out)
             .finish_non_exhaustive()
     }
 }
@@ -161,50 +187,131 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.timed_out {
+        if this.deadline.timed_out {
             return Poll::Ready(None);
         }
-        // No spare room means the last read filled the buffer (splitting frames
-        // off the front shrinks length and capacity alike): more is waiting.
-        // Grow only once few bytes are left to decode, since growing copies them.
-        let buffer = this.inner.read_buffer_mut();
-        if buffer.len() == buffer.capacity() && buffer.len() <= GROW_WHEN_LEFT {
-            buffer.reserve(READ_BURST);
+        grow_when_full(this.inner.read_buffer_mut());
+        let polled = Pin::new(&mut this.inner).poll_next(cx);
+        this.deadline.after_poll(polled, this.inner.codec(), cx)
+    }
+}
+
+/// No spare room means the last read filled the buffer (splitting frames off
+/// the front shrinks length and capacity alike): more is waiting. Grow only
+/// once few bytes are left to decode, since growing copies them.
+fn grow_when_full(buffer: &mut BytesMut) {
+    if buffer.len() == buffer.capacity() && buffer.len() <= GROW_WHEN_LEFT {
+        buffer.reserve(READ_BURST);
+    }
+}
+
+/// The incomplete-frame timer of one reader.
+#[derive(Default)]
+struct ReadDeadline {
+    timer: Option<Pin<Box<Sleep>>>,
+    timed_out: bool,
+}
+
+impl ReadDeadline {
+    /// Passes a ready item on (and forgets the timer); while pending, arms the
+    /// timer at the codec's deadline and, once it fires, yields one `TimedOut` error.
+    fn after_poll<I, E, C>(
+        &mut self,
+        polled: Poll<Option<Result<I, E>>>,
+        codec: &C,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<I, E>>>
+    where
+        C: PartialFrameDeadline,
+        E: From<io::Error>,
+    {
+        if polled.is_ready() {
+            self.timer = None;
+            return polled;
         }
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(item) => {
-                this.timer = None;
-                Poll::Ready(item)
-            }
-            Poll::Pending => {
-                let Some(deadline) = this.inner.codec().partial_frame_deadline() else {
-                    this.timer = None;
-                    return Poll::Pending;
-                };
-                let deadline = tokio::time::Instant::from_std(deadline);
-                let timer = match &mut this.timer {
-                    Some(timer) => {
-                        if timer.deadline() != deadline {
-                            timer.as_mut().reset(deadline);
-                        }
-                        timer
-                    }
-                    slot => slot.insert(Box::pin(tokio::time::sleep_until(deadline))),
-                };
-                match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        this.timer = None;
-                        this.timed_out = true;
-                        let err = io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "incomplete frame exceeded the message timeout",
-                        );
-                        Poll::Ready(Some(Err(err.into())))
-                    }
-                    Poll::Pending => Poll::Pending,
+        let Some(deadline) = codec.partial_frame_deadline() else {
+            self.timer = None;
+            return Poll::Pending;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
                 }
+                timer
             }
+            slot => slot.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.timer = None;
+                self.timed_out = true;
+                let err =
+                    io::Error::new(io::ErrorKind::TimedOut, "incomplete frame exceeded the message timeout");
+                Poll::Ready(Some(Err(err.into())))
+            }
+            Poll::Pending => Poll::Pending,
         }
+    }
+}
+
+/// The read half of [`IpcFramed`], made by [`framed_read`]: a `Stream` of
+/// decoded items that ends after one `TimedOut` error once an incomplete
+/// frame outlives the codec's deadline. Its read buffer grows as
+/// [`IpcFramed`]'s does.
+pub struct IpcFramedRead<T, C> {
+    inner: FramedRead<T, C>,
+    deadline: ReadDeadline,
+}
+
+impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramedRead<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IpcFramedRead")
+            .field("io", self.inner.get_ref())
+            .field("codec", self.inner.decoder())
+            .field("timed_out", &self.deadline.timed_out)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, C> IpcFramedRead<T, C> {
+    /// The connection.
+    pub fn get_ref(&self) -> &T {
+        self.inner.get_ref()
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &C {
+        self.inner.decoder()
+    }
+
+    /// The codec, mutably.
+    pub fn codec_mut(&mut self) -> &mut C {
+        self.inner.decoder_mut()
+    }
+
+    /// The connection; buffered bytes are lost.
+    pub fn into_inner(self) -> T {
+        self.inner.into_inner()
+    }
+}
+
+impl<T, C> Stream for IpcFramedRead<T, C>
+where
+    T: AsyncRead + Unpin,
+    C: Decoder + PartialFrameDeadline + Unpin,
+{
+    type Item = Result<C::Item, C::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.deadline.timed_out {
+            return Poll::Ready(None);
+        }
+        grow_when_full(this.inner.read_buffer_mut());
+        let polled = Pin::new(&mut this.inner).poll_next(cx);
+        this.deadline.after_poll(polled, this.inner.decoder(), cx)
     }
 }
 
@@ -256,6 +363,25 @@ mod tests {
         let started = tokio::time::Instant::now();
         let err = b.next().await.unwrap().unwrap_err();
         assert!(started.elapsed() >= Duration::from_secs(5));
+        assert!(
+            matches!(err, ipc_codec::CodecError::Io(ref e) if e.kind() == io::ErrorKind::TimedOut),
+            "{err}"
+        );
+        assert!(b.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn incomplete_frame_times_out_on_a_read_half() {
+        let (mut a, b) = tokio::io::duplex(64);
+        let codec = JsonCodec::builder()
+            .rules(Rules::new(Profile::Guarded).with_message_timeout(Some(Duration::from_secs(5))))
+            .build()
+            .unwrap();
+        let (read, _write) = tokio::io::split(b);
+        let mut b = framed_read(read, codec);
+        a.write_all(b"{\"type\":\"a\",\"data\":1}\x0c{\"type\":").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "a");
+        let err = b.next().await.unwrap().unwrap_err();
         assert!(
             matches!(err, ipc_codec::CodecError::Io(ref e) if e.kind() == io::ErrorKind::TimedOut),
             "{err}"
