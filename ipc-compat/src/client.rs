@@ -5,30 +5,35 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use futures::StreamExt;
-use ipc_codec::{CodecError, Event, Profile};
+use ipc_codec::{CodecError, Event};
 use ipc_events::{Dispatcher, Lifecycle, SyncGate};
-use ipc_transport::local::LocalStream;
-use ipc_transport::tcp::TcpStream;
-use ipc_transport::tls::TlsStream;
-use ipc_transport::Endpoint;
+use ipc_transport::{Endpoint, IpcStream};
 use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{BadFrame, Config, StopRetrying};
+use crate::core::{serve_stream, Ended, Killer, Outbox, Peer, Reader};
 use crate::error::Error;
 use crate::events::event_api;
-use crate::ipc::{log, Io};
-use crate::outbox::Outbox;
-use crate::server::log_event;
-use crate::socket::Killer;
-use crate::wire::{Inbound, Outgoing, RawPayload, WireCodec};
+use crate::log::log;
+use crate::wire::{Outgoing, RawPayload, WireCodec};
 
-/// Where a client connects.
+/// Where a client connects, as `connect_to` / `connect_to_net` were asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
     Local(PathBuf),
     Net { host: String, port: u16 },
+}
+
+impl Target {
+    /// The endpoint: a network client uses TLS when `tls` is set.
+    fn endpoint(self, tls: bool) -> Endpoint {
+        match self {
+            Target::Local(path) => Endpoint::unix(path),
+            Target::Net { host, port } if tls => Endpoint::tls(host, port),
+            Target::Net { host, port } => Endpoint::tcp(host, port),
+        }
+    }
 }
 
 /// Where a [`Client`] is in its life.
@@ -47,7 +52,7 @@ pub enum ClientState {
 
 struct Inner {
     id: String,
-    target: Target,
+    endpoint: Endpoint,
     /// The instance's config, shared: `retry`, `maxRetries` and
     /// `stopRetrying` are read live, as node-ipc reads `client.config`.
     live: Arc<RwLock<Config>>,
@@ -113,7 +118,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("id", &self.inner.id)
-            .field("target", &self.inner.target)
+            .field("endpoint", &self.inner.endpoint)
             .field("state", &self.state())
             .finish_non_exhaustive()
     }
@@ -132,15 +137,14 @@ impl Client {
     pub(crate) fn new(id: String, target: Target, live: Arc<RwLock<Config>>) -> Result<Client, Error> {
         let config = live.read().unwrap_or_else(PoisonError::into_inner).clone();
         config.validate()?;
-        if config.parser == Profile::Assured {
-            check_assured(&config, &target)?;
-        }
+        let endpoint = target.endpoint(config.tls.is_some());
+        config.check_assured_client(&endpoint)?;
         let out = Outgoing::from_config(&config)?;
         let outbox = Outbox::new(config.max_pending_bytes, config.max_queued_events, false);
         let client = Client {
             inner: Arc::new(Inner {
                 id,
-                target,
+                endpoint,
                 live,
                 retries_remaining: AtomicU32::new(config.retries_allowed()),
                 config,
@@ -163,13 +167,7 @@ impl Client {
 
     /// Where the client connects: `unix:` path, `tcp://`, or `tls://`.
     pub fn endpoint(&self) -> Endpoint {
-        match &self.inner.target {
-            Target::Local(path) => Endpoint::unix(path),
-            Target::Net { host, port } if self.inner.config.tls.is_some() => {
-                Endpoint::tls(host.clone(), *port)
-            }
-            Target::Net { host, port } => Endpoint::tcp(host.clone(), *port),
-        }
+        self.inner.endpoint.clone()
     }
 
     /// Where the client is in its life.
@@ -359,8 +357,9 @@ impl Client {
             }
             self.set_state(ClientState::Connecting);
             log(&inner.config, || format!("requested connection to {} {}", inner.id, self.endpoint()));
+            let options = inner.config.connect_options();
             let attempt = tokio::select! {
-                attempt = open(&inner.target, &inner.config) => Some(attempt),
+                attempt = IpcStream::connect(&inner.endpoint, &options) => Some(attempt),
                 () = self.until_stopped() => None,
             };
             let mut give_up = false;
@@ -460,60 +459,39 @@ impl Client {
     }
 
     /// Serves one connection until it ends.
-    async fn serve(&self, io: Box<dyn Io>, killer: &Killer) -> Outcome {
+    async fn serve(&self, io: IpcStream, killer: &Killer) -> Outcome {
         let inner = &self.inner;
         let codec = match WireCodec::from_config(&inner.config) {
             Ok(codec) => codec,
             Err(e) => return Outcome::Failed { error: e.into(), violation: true },
         };
         let gate = inner.config.sync.then(SyncGate::new);
-        let (mut sink, mut stream) = ipc_transport::framed(io, codec).split();
+        let reader = Reader {
+            events: &inner.events,
+            config: &inner.config,
+            received: "detected event",
+            identify: false,
+            bad_frame_log: Some("client socket error"),
+        };
         let close_on_bad_frame = inner.config.on_bad_frame == BadFrame::Close;
-        tokio::select! {
-            read = self.read_loop(&mut stream, gate.as_ref()) => match read {
-                Ok(()) => Outcome::Closed,
-                Err(e) => {
-                    // a frame the 14.x policy refuses, or an unfinished frame past
-                    // messageTimeout, is a protocol violation: node-ipc 14 does not reconnect
-                    let violation = close_on_bad_frame
-                        && (e.is_frame_error() || matches!(&e, CodecError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut));
-                    Outcome::Failed { error: e.into(), violation }
-                }
-            },
-            written = inner.outbox.write_to(&mut sink, gate.as_ref()) => match written {
-                Ok(()) => Outcome::Closed,
-                Err(e) => Outcome::Failed { error: e.into(), violation: false },
-            },
-            killed = killer.killed() => match killed {
-                None => Outcome::Stopped,
-                Some(e) => Outcome::Failed { error: e.into(), violation: inner.config.on_bad_frame == BadFrame::Close },
-            },
-        }
-    }
-
-    async fn read_loop<S>(&self, stream: &mut S, gate: Option<&SyncGate>) -> Result<(), CodecError>
-    where
-        S: futures::Stream<Item = Result<Inbound, CodecError>> + Unpin,
-    {
-        let inner = &self.inner;
-        while let Some(item) = stream.next().await {
-            match item? {
-                Inbound::Event(event) => {
-                    log_event(&inner.config, "detected event", &event);
-                    inner.events.dispatch(&event, self).await;
-                }
-                Inbound::Chunk(bytes) => {
-                    self.raise(Lifecycle::Data { peer: self.clone(), bytes }).await;
-                }
-                Inbound::Bad(e) => self.error(e).await,
+        match serve_stream(io, codec, &inner.outbox, killer, &reader, self, gate.as_ref(), None).await {
+            Ended::PeerClosed | Ended::Drained => Outcome::Closed,
+            Ended::ReadFailed(e) => {
+                // a frame the 14.x policy refuses, or an unfinished frame past
+                // messageTimeout, is a protocol violation: node-ipc 14 does not reconnect
+                let violation = close_on_bad_frame
+                    && (e.is_frame_error()
+                        || matches!(&e, CodecError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut));
+                Outcome::Failed { error: e.into(), violation }
             }
-            if let Some(gate) = gate {
-                gate.release();
-            }
+            Ended::WriteFailed(e) => Outcome::Failed { error: CodecError::Io(e).into(), violation: false },
+            Ended::Killed(None) => Outcome::Stopped,
+            Ended::Killed(Some(e)) => Outcome::Failed { error: e.into(), violation: close_on_bad_frame },
         }
-        Ok(())
     }
 }
+
+impl Peer for Client {}
 
 enum Outcome {
     /// The server closed the connection.
@@ -522,38 +500,4 @@ enum Outcome {
     Stopped,
     /// An I/O error, or a protocol violation (no reconnecting then).
     Failed { error: ipc_events::Error, violation: bool },
-}
-
-async fn open(target: &Target, config: &Config) -> Result<Box<dyn Io>, ipc_transport::Error> {
-    Ok(match target {
-        Target::Local(path) => Box::new(LocalStream::connect(path).await?),
-        Target::Net { host, port } => match &config.tls {
-            Some(tls) => {
-                Box::new(TlsStream::connect(host, *port, &tls.client_config(&config.interface)).await?)
-            }
-            None => Box::new(TcpStream::connect_with(host, *port, &config.interface.tcp_options()).await?),
-        },
-    })
-}
-
-/// node-ipc 14's transport rules for assured clients.
-fn check_assured(config: &Config, target: &Target) -> Result<(), Error> {
-    match target {
-        Target::Local(_) => Ok(()),
-        Target::Net { .. } => match &config.tls {
-            None => Err(Error::Config("the assured parser requires TLS for network connections".into())),
-            Some(tls)
-                if tls.private.is_none()
-                    || tls.public.is_none()
-                    || tls.trusted_connections.is_empty()
-                    || tls.reject_unauthorized == Some(false) =>
-            {
-                Err(Error::Config(
-                    "assured network clients require a key, certificate, trusted CA and rejectUnauthorized"
-                        .into(),
-                ))
-            }
-            Some(_) => Ok(()),
-        },
-    }
 }

@@ -5,23 +5,10 @@ use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use tokio::io::{AsyncRead, AsyncWrite};
-
 use crate::client::{Client, ClientState, Target};
 use crate::config::Config;
 use crate::error::Error;
 use crate::server::{Listen, Server, UdpType};
-
-/// A connection of any kind, boxed.
-pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Io for T {}
-
-/// Logs a line built by `line` unless `config.silent`.
-pub(crate) fn log(config: &Config, line: impl FnOnce() -> String) {
-    if !config.silent {
-        config.logger.log(&line());
-    }
-}
 
 struct Inner {
     config: Arc<RwLock<Config>>,

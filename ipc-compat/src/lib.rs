@@ -54,11 +54,11 @@
 
 mod client;
 mod config;
+mod core;
 mod error;
 mod events;
 mod ipc;
 mod log;
-mod outbox;
 mod server;
 mod socket;
 mod wire;

@@ -1,8 +1,30 @@
-//! `ipc.log` and node's `util.inspect` for JSON values.
+//! `ipc.log`: the lines this crate logs, and node's `util.inspect` for JSON values.
 
 use std::fmt::Write as _;
 
+use ipc_codec::Event;
 use serde_json::Value;
+
+use crate::config::Config;
+
+/// Logs a line built by `line` unless `config.silent` (nothing is formatted then).
+pub(crate) fn log(config: &Config, line: impl FnOnce() -> String) {
+    if !config.silent {
+        config.logger.log(&line());
+    }
+}
+
+/// Logs that `event` arrived: `what` and its type, and its data with `logPayloads`.
+pub(crate) fn log_event(config: &Config, what: &str, event: &Event) {
+    log(config, || {
+        if config.log_payloads {
+            let data = event.raw_data().map(String::from_utf8_lossy).unwrap_or_default();
+            format!("{what} {} {data}", event.event_type())
+        } else {
+            format!("{what} {}", event.event_type())
+        }
+    });
+}
 
 const RESET: &str = "\x1b[39m";
 const GREEN: &str = "\x1b[32m";

@@ -1,116 +1,25 @@
 //! [`Socket`]: one client of a server (`socket` in node-ipc's server handlers).
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use futures::Sink;
 use ipc_codec::Event;
 use ipc_transport::PeerAddr;
 use serde::Serialize;
-use tokio::sync::Notify;
 
+use crate::core::{Killer, Outbox, Peer};
 use crate::error::Error;
-use crate::outbox::Outbox;
 use crate::wire::{Outgoing, RawPayload};
-
-/// Ends one connection from outside its task, with the reason to report.
-#[derive(Debug, Default)]
-pub(crate) struct Killer {
-    fired: AtomicBool,
-    reason: Mutex<Option<Error>>,
-    notify: Notify,
-}
-
-impl Killer {
-    pub(crate) fn kill(&self, reason: Option<Error>) {
-        if !self.fired.swap(true, Ordering::AcqRel) {
-            *self.reason.lock().unwrap_or_else(PoisonError::into_inner) = reason;
-        }
-        self.notify.notify_one();
-    }
-
-    /// Waits until killed; returns the reason.
-    pub(crate) async fn killed(&self) -> Option<Error> {
-        while !self.fired.load(Ordering::Acquire) {
-            self.notify.notified().await;
-        }
-        self.reason.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-}
-
-/// Datagrams waiting to be sent by a UDP server.
-#[derive(Debug)]
-pub(crate) struct UdpOut {
-    queue: Mutex<VecDeque<(Bytes, SocketAddr)>>,
-    notify: Notify,
-    max_pending: Option<usize>,
-    closed: AtomicBool,
-}
-
-impl UdpOut {
-    pub(crate) fn new(max_pending: Option<usize>) -> UdpOut {
-        UdpOut {
-            queue: Mutex::new(VecDeque::new()),
-            notify: Notify::new(),
-            max_pending,
-            closed: AtomicBool::new(false),
-        }
-    }
-
-    /// The server stopped: later sends fail with [`Error::Closed`].
-    pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner).clear();
-    }
-
-    pub(crate) fn push(&self, frame: Bytes, to: SocketAddr) -> Result<(), Error> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        if let Some(max) = self.max_pending {
-            let pending = queue.iter().map(|(b, _)| b.len()).sum::<usize>() + frame.len();
-            if pending > max {
-                return Err(Error::Backpressure { pending, max });
-            }
-        }
-        queue.push_back((frame, to));
-        drop(queue);
-        self.notify.notify_one();
-        Ok(())
-    }
-
-    /// Sends queued datagrams forever: feeds everything queued, flushes once
-    /// (frames to one destination share datagrams). Errors are per datagram
-    /// and handed to `report`.
-    pub(crate) async fn write_to<S>(&self, sink: &mut S, report: impl Fn(ipc_transport::Error))
-    where
-        S: Sink<(Bytes, SocketAddr), Error = ipc_transport::Error> + Unpin,
-    {
-        loop {
-            let batch: Vec<_> = self.queue.lock().unwrap_or_else(PoisonError::into_inner).drain(..).collect();
-            if batch.is_empty() {
-                self.notify.notified().await;
-                continue;
-            }
-            if let Err(e) = ipc_transport::send_batch(sink, batch).await {
-                report(e);
-            }
-        }
-    }
-}
 
 #[derive(Debug)]
 pub(crate) enum Link {
     /// A stream connection.
     Stream { outbox: Arc<Outbox>, killer: Arc<Killer> },
     /// A UDP peer: datagrams go to its address.
-    Udp { out: Arc<UdpOut>, to: SocketAddr },
+    Udp { out: Arc<Outbox<(Bytes, SocketAddr)>>, to: SocketAddr },
 }
 
 #[derive(Debug)]
@@ -232,7 +141,7 @@ impl Socket {
                 }
                 other => other,
             },
-            Link::Udp { out, to } => out.push(frame, *to),
+            Link::Udp { out, to } => out.push((frame, *to)),
         }
     }
 
@@ -264,8 +173,10 @@ impl Socket {
             outbox.close(false);
         }
     }
+}
 
-    pub(crate) fn learn_id(&self, event: &Event) {
+impl Peer for Socket {
+    fn learn_id(&self, event: &Event) {
         if let Some(id) = announced_id(event) {
             *self.inner.id.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
         }

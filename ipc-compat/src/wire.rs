@@ -1,10 +1,9 @@
 //! What goes on the wire: the connection codec, outgoing frames, raw payloads.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use ipc_codec::{CodecError, Encoding, Event, JsonCodec, RawCodec};
+use bytes::{Bytes, BytesMut};
+use ipc_codec::{CodecError, ContinueOnError, Encoding, Event, JsonCodec, RawCodec};
 use ipc_transport::PartialFrameDeadline;
 use serde::Serialize;
 use tokio_util::codec::{Decoder, Encoder};
@@ -23,10 +22,20 @@ pub(crate) enum Inbound {
     Bad(CodecError),
 }
 
-/// Decodes JSON events or raw chunks; encodes frames that are already bytes.
+/// How a connection decodes: JSON events with node-ipc 9's bad-frame policy
+/// (report, go on: [`ContinueOnError`]) or 14's (the stream fails and
+/// closes), or raw chunks.
+///
+/// It also passes already-encoded frames through as bytes: a UDP endpoint's
+/// sink packs them into datagrams. Stream connections write their frames
+/// without it, straight from the queued buffers.
 #[derive(Debug, Clone)]
 pub(crate) enum WireCodec {
-    Json { codec: Box<JsonCodec>, keep_going: bool },
+    /// node-ipc 9.x: a bad frame is an item, decoding goes on.
+    Report(Box<ContinueOnError<JsonCodec>>),
+    /// node-ipc 14.x: a bad frame fails the stream.
+    Close(Box<JsonCodec>),
+    /// Raw-buffer mode.
     Raw(RawCodec),
 }
 
@@ -35,22 +44,16 @@ impl WireCodec {
         if config.raw_buffer {
             return Ok(WireCodec::Raw(RawCodec::new(config.encoding)));
         }
-        Ok(WireCodec::Json {
-            codec: Box::new(config.json_codec()?),
-            keep_going: config.on_bad_frame == BadFrame::Report,
+        let json = config.json_codec()?;
+        Ok(match config.on_bad_frame {
+            BadFrame::Report => WireCodec::Report(Box::new(ContinueOnError::new(json))),
+            BadFrame::Close => WireCodec::Close(Box::new(json)),
         })
     }
+}
 
-    fn wrap(
-        keep_going: bool,
-        result: Result<Option<Event>, CodecError>,
-    ) -> Result<Option<Inbound>, CodecError> {
-        match result {
-            Ok(event) => Ok(event.map(Inbound::Event)),
-            Err(e) if keep_going && e.is_frame_error() => Ok(Some(Inbound::Bad(e))),
-            Err(e) => Err(e),
-        }
-    }
+fn reported(item: Option<Result<Event, CodecError>>) -> Option<Inbound> {
+    item.map(|r| r.map_or_else(Inbound::Bad, Inbound::Event))
 }
 
 impl Decoder for WireCodec {
@@ -59,24 +62,27 @@ impl Decoder for WireCodec {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
         match self {
-            WireCodec::Json { codec, keep_going } => WireCodec::wrap(*keep_going, codec.decode(buf)),
+            WireCodec::Report(codec) => codec.decode(buf).map(reported),
+            WireCodec::Close(codec) => Ok(codec.decode(buf)?.map(Inbound::Event)),
             WireCodec::Raw(raw) => Ok(raw.decode(buf)?.map(Inbound::Chunk)),
         }
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Inbound>, CodecError> {
         match self {
-            WireCodec::Json { codec, keep_going } => WireCodec::wrap(*keep_going, codec.decode_eof(buf)),
+            WireCodec::Report(codec) => codec.decode_eof(buf).map(reported),
+            WireCodec::Close(codec) => Ok(codec.decode_eof(buf)?.map(Inbound::Event)),
             WireCodec::Raw(raw) => Ok(raw.decode_eof(buf)?.map(Inbound::Chunk)),
         }
     }
 }
 
+/// Frames already encoded by [`Outgoing`], as they are (for the UDP sink).
 impl Encoder<Bytes> for WireCodec {
     type Error = CodecError;
 
     fn encode(&mut self, frame: Bytes, dst: &mut BytesMut) -> Result<(), CodecError> {
-        dst.put_slice(&frame);
+        dst.extend_from_slice(&frame);
         Ok(())
     }
 }
@@ -84,23 +90,25 @@ impl Encoder<Bytes> for WireCodec {
 impl PartialFrameDeadline for WireCodec {
     fn partial_frame_deadline(&self) -> Option<Instant> {
         match self {
-            WireCodec::Json { codec, .. } => codec.partial_frame_deadline(),
+            WireCodec::Report(codec) => codec.partial_frame_deadline(),
+            WireCodec::Close(codec) => codec.partial_frame_deadline(),
             WireCodec::Raw(_) => None,
         }
     }
 }
 
-/// Turns emits into frames, once, so that a broadcast encodes each event a
-/// single time and every emit reports encoding errors at the call.
+/// Turns emits into frames, once: a broadcast encodes each event a single
+/// time, and every emit reports encoding errors at the call. Encoding only
+/// reads the codec, so every connection of a server shares one, unlocked.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
-    json: Option<Mutex<JsonCodec>>,
+    json: Option<JsonCodec>,
     encoding: Encoding,
 }
 
 impl Outgoing {
     pub(crate) fn from_config(config: &Config) -> Result<Outgoing, Error> {
-        let json = if config.raw_buffer { None } else { Some(Mutex::new(config.json_codec()?)) };
+        let json = if config.raw_buffer { None } else { Some(config.json_codec()?) };
         Ok(Outgoing { json, encoding: config.encoding })
     }
 
@@ -108,22 +116,23 @@ impl Outgoing {
         self.json.is_none()
     }
 
-    fn codec(&self) -> Result<std::sync::MutexGuard<'_, JsonCodec>, Error> {
-        let json = self.json.as_ref().ok_or(Error::WrongMode { raw_buffer: true })?;
-        Ok(json.lock().unwrap_or_else(PoisonError::into_inner))
+    fn codec(&self) -> Result<&JsonCodec, Error> {
+        self.json.as_ref().ok_or(Error::WrongMode { raw_buffer: true })
     }
 
     /// `{"type":..,"data":..}` + delimiter.
     pub(crate) fn frame<T: Serialize + ?Sized>(&self, event_type: &str, data: &T) -> Result<Bytes, Error> {
+        let codec = self.codec()?;
         let mut buf = BytesMut::with_capacity(64 + event_type.len());
-        self.codec()?.encode_data(event_type, data, &mut buf)?;
+        codec.encode_data(event_type, data, &mut buf)?;
         Ok(buf.freeze())
     }
 
     /// An event as it is (its data bytes unchanged; no data is written `{}`).
     pub(crate) fn event(&self, event: &Event) -> Result<Bytes, Error> {
+        let codec = self.codec()?;
         let mut buf = BytesMut::with_capacity(64 + event.raw_data().map_or(0, <[u8]>::len));
-        self.codec()?.encode(event, &mut buf)?;
+        codec.encode_event(event, &mut buf)?;
         Ok(buf.freeze())
     }
 

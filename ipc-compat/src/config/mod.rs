@@ -1,18 +1,22 @@
 //! [`Config`]: every `ipc.config` variable of node-ipc 9 and 14, with both presets.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use ipc_codec::{
     Encoding, JsonCodec, Profile, Rules, DEFAULT_MAX_EVENT_NAME_LENGTH, DEFAULT_MESSAGE_TIMEOUT,
 };
-use ipc_transport::tcp::{IpFamily, TcpConnectOptions};
-use ipc_transport::tls::{TlsClientConfig, TlsServerConfig};
 
 use crate::error::Error;
+
+mod assured;
+mod logger;
+mod tls;
+mod transport;
+
+pub use logger::Logger;
+pub use tls::{Interface, TlsConfig};
 
 /// node-ipc 14's `maxPendingBytes` default: 8 MiB of unsent data per connection.
 pub const DEFAULT_MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
@@ -259,7 +263,7 @@ impl Config {
     /// `socketRoot + appspace + id`: where [`serve`](crate::Ipc::serve) and
     /// [`connect_to`](crate::Ipc::connect_to) put the socket named `id`.
     pub fn socket_path_for(&self, id: &str) -> PathBuf {
-        PathBuf::from(format!("{}{}{}", self.socket_root, self.appspace, id))
+        self.socket_path_rules().path_for(id)
     }
 
     /// Checks the configuration as node-ipc 14 does when it builds its parser.
@@ -364,203 +368,6 @@ pub enum BadFrame {
     /// node-ipc 14.x: an `error` event, then that connection closes (a client
     /// then does not reconnect, as node-ipc 14's `protocolViolation`).
     Close,
-}
-
-/// node-ipc's `interface`: how TCP and TLS clients bind their side.
-/// (`hints` and `lookup` are node's DNS hooks and have no counterpart.)
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Interface {
-    /// `interface.localAddress`.
-    pub local_address: Option<IpAddr>,
-    /// `interface.localPort`.
-    pub local_port: Option<u16>,
-    /// `interface.family`: 4 or 6.
-    pub family: Option<IpFamily>,
-}
-
-impl Interface {
-    pub(crate) fn tcp_options(&self) -> TcpConnectOptions {
-        let mut options = TcpConnectOptions::default();
-        if let Some(a) = self.local_address {
-            options = options.local_address(a);
-        }
-        if let Some(p) = self.local_port {
-            options = options.local_port(p);
-        }
-        if let Some(f) = self.family {
-            options = options.family(f);
-        }
-        options
-    }
-}
-
-/// node-ipc's `tls` options: PEM files as node-ipc names them.
-///
-/// A server needs [`private`](TlsConfig::private) and [`public`](TlsConfig::public)
-/// (no certificates are bundled, unlike node-ipc 9.x); a client verifies the
-/// server against [`trusted_connections`](TlsConfig::trusted_connections) and
-/// presents `private`/`public` when both are set.
-///
-/// ```
-/// use ipc_compat::TlsConfig;
-///
-/// let tls = TlsConfig::default()
-///     .private("server.key")
-///     .public("server.pub")
-///     .trusted_connections(["client.pub"]);
-/// assert_eq!(tls.trusted_connections.len(), 1);
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TlsConfig {
-    /// `tls.private`: the private key file (PEM).
-    pub private: Option<PathBuf>,
-    /// `tls.public`: the certificate file (PEM).
-    pub public: Option<PathBuf>,
-    /// `tls.dhparam`: accepted for compatibility and otherwise unused: rustls
-    /// offers only elliptic-curve key exchange, so there are no
-    /// finite-field Diffie-Hellman parameters to load.
-    pub dhparam: Option<PathBuf>,
-    /// `tls.trustedConnections`: CA files. A server verifies client
-    /// certificates against them (and asks for one unless `request_cert` says
-    /// otherwise); a client verifies the server.
-    pub trusted_connections: Vec<PathBuf>,
-    /// `tls.requestCert`: a server asks clients for a certificate (default:
-    /// on when `trusted_connections` is set, as node-ipc 14).
-    pub request_cert: Option<bool>,
-    /// `tls.rejectUnauthorized`: a server turns away clients without a valid
-    /// certificate (default on once `request_cert` is); a client with `Some(false)`
-    /// accepts any server certificate (encrypted, not authenticated: tests only).
-    pub reject_unauthorized: Option<bool>,
-    /// node's `servername`: the name the server certificate must carry
-    /// (default: the host connected to).
-    pub server_name: Option<String>,
-}
-
-impl TlsConfig {
-    /// Sets `tls.private`.
-    pub fn private(mut self, path: impl Into<PathBuf>) -> TlsConfig {
-        self.private = Some(path.into());
-        self
-    }
-
-    /// Sets `tls.public`.
-    pub fn public(mut self, path: impl Into<PathBuf>) -> TlsConfig {
-        self.public = Some(path.into());
-        self
-    }
-
-    /// Sets `tls.dhparam` (accepted, unused: see the field).
-    pub fn dhparam(mut self, path: impl Into<PathBuf>) -> TlsConfig {
-        self.dhparam = Some(path.into());
-        self
-    }
-
-    /// Adds `tls.trustedConnections`.
-    pub fn trusted_connections<I, P>(mut self, paths: I) -> TlsConfig
-    where
-        I: IntoIterator<Item = P>,
-        P: Into<PathBuf>,
-    {
-        self.trusted_connections.extend(paths.into_iter().map(Into::into));
-        self
-    }
-
-    /// Sets `tls.requestCert`.
-    pub fn request_cert(mut self, on: bool) -> TlsConfig {
-        self.request_cert = Some(on);
-        self
-    }
-
-    /// Sets `tls.rejectUnauthorized`.
-    pub fn reject_unauthorized(mut self, on: bool) -> TlsConfig {
-        self.reject_unauthorized = Some(on);
-        self
-    }
-
-    /// Sets the name the server certificate must carry.
-    pub fn server_name(mut self, name: impl Into<String>) -> TlsConfig {
-        self.server_name = Some(name.into());
-        self
-    }
-
-    pub(crate) fn server_config(&self) -> TlsServerConfig {
-        let mut config = TlsServerConfig::new();
-        if let Some(p) = &self.private {
-            config = config.private(p);
-        }
-        if let Some(p) = &self.public {
-            config = config.public(p);
-        }
-        config = config.trusted_connections(self.trusted_connections.iter());
-        if let Some(on) = self.request_cert {
-            config = config.request_cert(on);
-        }
-        if let Some(on) = self.reject_unauthorized {
-            config = config.reject_unauthorized(on);
-        }
-        config
-    }
-
-    pub(crate) fn client_config(&self, interface: &Interface) -> TlsClientConfig {
-        let mut config = TlsClientConfig::new()
-            .trusted_connections(self.trusted_connections.iter())
-            .tcp_options(interface.tcp_options());
-        if let (Some(key), Some(cert)) = (&self.private, &self.public) {
-            config = config.private(key).public(cert);
-        }
-        if self.reject_unauthorized == Some(false) {
-            config = config.danger_accept_invalid_certs(true);
-        }
-        if let Some(name) = &self.server_name {
-            config = config.server_name(name);
-        }
-        config
-    }
-}
-
-/// `ipc.config.logger`: where log lines go. Cheap to clone.
-///
-/// ```
-/// use std::sync::{Arc, Mutex};
-/// use ipc_compat::Logger;
-///
-/// let lines = Arc::new(Mutex::new(Vec::new()));
-/// let sink = Arc::clone(&lines);
-/// let logger = Logger::new(move |line| sink.lock().unwrap().push(line.to_owned()));
-/// logger.log("hello");
-/// assert_eq!(lines.lock().unwrap()[0], "hello");
-/// ```
-#[derive(Clone)]
-pub struct Logger(Arc<dyn Fn(&str) + Send + Sync>);
-
-impl Logger {
-    /// A logger that calls `f` with each line.
-    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Logger {
-        Logger(Arc::new(f))
-    }
-
-    /// Prints each line to stdout (node-ipc's `console.log`).
-    pub fn stdout() -> Logger {
-        Logger::new(|line| println!("{line}"))
-    }
-
-    /// Prints each line to stderr.
-    pub fn stderr() -> Logger {
-        Logger::new(|line| eprintln!("{line}"))
-    }
-
-    /// Logs one line.
-    pub fn log(&self, line: &str) {
-        (self.0)(line);
-    }
-}
-
-impl fmt::Debug for Logger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Logger(..)")
-    }
 }
 
 /// `os.hostname()`.

@@ -1,17 +1,33 @@
-//! A connection's outgoing queue and its writer: emits never wait, the writer
-//! feeds everything queued and flushes once (`send_batch`), and `flush()`
-//! waits until what was queued before it is written.
+//! [`Outbox`]: a connection's outgoing queue. Emits never wait; the
+//! connection's writer ([`super::write`]) takes what is queued in batches, and
+//! `flush()` waits until what was queued before it is written.
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use futures::Sink;
-use ipc_codec::CodecError;
-use ipc_events::SyncGate;
 use tokio::sync::{watch, Notify};
 
 use crate::error::Error;
+
+/// What an [`Outbox`] queues: an encoded frame, or (UDP) a frame and where it goes.
+pub(crate) trait Frame: Clone {
+    /// The bytes it puts on the wire, for `maxPendingBytes`.
+    fn wire_len(&self) -> usize;
+}
+
+impl Frame for Bytes {
+    fn wire_len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl Frame for (Bytes, SocketAddr) {
+    fn wire_len(&self) -> usize {
+        self.0.len()
+    }
+}
 
 /// How far the writer got: frames done (written or lost), of which lost, and
 /// whether the queue is closed.
@@ -22,9 +38,9 @@ struct Progress {
     closed: bool,
 }
 
-#[derive(Debug, Default)]
-struct State {
-    queue: VecDeque<Bytes>,
+#[derive(Debug)]
+struct State<F> {
+    queue: VecDeque<F>,
     /// Bytes queued or in flight.
     pending_bytes: usize,
     in_flight: (u64, usize),
@@ -40,7 +56,20 @@ struct State {
 /// How many loss ranges are remembered for `flush`.
 const MAX_LOSSES: usize = 64;
 
-impl State {
+impl<F> State<F> {
+    fn new(online: bool) -> State<F> {
+        State {
+            queue: VecDeque::new(),
+            pending_bytes: 0,
+            in_flight: (0, 0),
+            pushed: 0,
+            online,
+            closed: false,
+            dropped_offline: 0,
+            losses: VecDeque::new(),
+        }
+    }
+
     fn record_loss(&mut self, from: u64, n: u64) {
         if n > 0 {
             if self.losses.len() == MAX_LOSSES {
@@ -51,22 +80,23 @@ impl State {
     }
 }
 
-/// The outgoing queue of one connection (of a client: of all its connections).
+/// The outgoing queue of one connection (of a client: of all its
+/// connections; of a UDP server: of all its peers).
 #[derive(Debug)]
-pub(crate) struct Outbox {
-    state: Mutex<State>,
+pub(crate) struct Outbox<F = Bytes> {
+    state: Mutex<State<F>>,
     wake: Notify,
     progress: watch::Sender<Progress>,
     max_pending: Option<usize>,
     max_offline: usize,
 }
 
-impl Outbox {
+impl<F: Frame> Outbox<F> {
     /// A queue limited to `max_pending` unsent bytes while online and to
     /// `max_offline` frames while offline.
-    pub(crate) fn new(max_pending: Option<usize>, max_offline: usize, online: bool) -> Outbox {
+    pub(crate) fn new(max_pending: Option<usize>, max_offline: usize, online: bool) -> Outbox<F> {
         Outbox {
-            state: Mutex::new(State { online, ..State::default() }),
+            state: Mutex::new(State::new(online)),
             wake: Notify::new(),
             progress: watch::channel(Progress::default()).0,
             max_pending,
@@ -74,7 +104,7 @@ impl Outbox {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State<F>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -82,17 +112,17 @@ impl Outbox {
     ///
     /// Errors: [`Error::Closed`]; while online [`Error::Backpressure`] (the
     /// caller closes the connection); while offline [`Error::QueueFull`].
-    pub(crate) fn push(&self, frame: Bytes) -> Result<(), Error> {
+    pub(crate) fn push(&self, frame: F) -> Result<(), Error> {
         self.push_all(std::slice::from_ref(&frame))
     }
 
     /// Queues frames as one unit (all or none).
-    pub(crate) fn push_all(&self, frames: &[Bytes]) -> Result<(), Error> {
+    pub(crate) fn push_all(&self, frames: &[F]) -> Result<(), Error> {
         let mut state = self.lock();
         if state.closed {
             return Err(Error::Closed);
         }
-        let len: usize = frames.iter().map(Bytes::len).sum();
+        let len: usize = frames.iter().map(Frame::wire_len).sum();
         if state.online {
             if let Some(max) = self.max_pending {
                 let pending = state.pending_bytes + len;
@@ -192,66 +222,54 @@ impl Outbox {
         Ok(())
     }
 
-    fn take(&self, max: usize) -> Vec<Bytes> {
+    /// Waits until frames are queued (true), or the queue is closed and
+    /// drained (false). Cancel safe.
+    pub(crate) async fn wait_queued(&self) -> bool {
+        loop {
+            {
+                let state = self.lock();
+                if !state.queue.is_empty() {
+                    return true;
+                }
+                if state.closed {
+                    return false;
+                }
+            }
+            // a push between the check and here left a permit: no wake-up is lost
+            self.wake.notified().await;
+        }
+    }
+
+    /// Moves up to `max` queued frames into `batch`; they are in flight until
+    /// [`written`](Outbox::written) or [`abandon_in_flight`](Outbox::abandon_in_flight).
+    pub(crate) fn take_into(&self, max: usize, batch: &mut Vec<F>) {
         let mut state = self.lock();
         let n = state.queue.len().min(max);
-        let batch: Vec<Bytes> = state.queue.drain(..n).collect();
-        state.in_flight = (n as u64, batch.iter().map(Bytes::len).sum());
-        batch
+        let start = batch.len();
+        batch.extend(state.queue.drain(..n));
+        state.in_flight = (n as u64, batch[start..].iter().map(Frame::wire_len).sum());
     }
 
-    fn has_queued(&self) -> bool {
-        !self.lock().queue.is_empty()
-    }
-
-    fn written(&self) {
+    /// The frames in flight are written.
+    pub(crate) fn written(&self) {
         let mut state = self.lock();
         let (n, bytes) = std::mem::take(&mut state.in_flight);
         state.pending_bytes -= bytes;
         drop(state);
         self.progress.send_modify(|p| p.done += n);
     }
-
-    /// Writes queued frames to `sink` until the queue is closed and drained
-    /// (`Ok`) or the sink fails. With a sync gate, one frame at a time, each
-    /// after the gate opens (node-ipc's `sync`).
-    ///
-    /// Cancel safe together with [`Outbox::abandon_in_flight`].
-    pub(crate) async fn write_to<S>(&self, sink: &mut S, gate: Option<&SyncGate>) -> Result<(), CodecError>
-    where
-        S: Sink<Bytes, Error = CodecError> + Unpin,
-    {
-        loop {
-            if !self.has_queued() {
-                if self.is_closed() {
-                    return Ok(());
-                }
-                self.wake.notified().await;
-                continue;
-            }
-            if let Some(gate) = gate {
-                gate.ready().await;
-            }
-            let max = if gate.is_some() { 1 } else { ipc_transport::DEFAULT_MAX_BATCH };
-            let batch = self.take(max);
-            if batch.is_empty() {
-                continue;
-            }
-            ipc_transport::send_batch(sink, batch).await?;
-            self.written();
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use futures::channel::mpsc;
-    use futures::{SinkExt, StreamExt};
 
-    fn sink() -> (impl Sink<Bytes, Error = CodecError> + Unpin, mpsc::UnboundedReceiver<Bytes>) {
-        let (tx, rx) = mpsc::unbounded();
-        (tx.sink_map_err(|_| CodecError::Io(std::io::ErrorKind::BrokenPipe.into())), rx)
+    /// What a writer would write now: everything queued, marked written.
+    fn drain(outbox: &Outbox) -> Vec<Bytes> {
+        let mut batch = Vec::new();
+        outbox.take_into(usize::MAX, &mut batch);
+        outbox.written();
+        batch
     }
 
     #[tokio::test]
@@ -263,11 +281,10 @@ mod tests {
         assert_eq!(outbox.take_dropped(), 1);
         assert_eq!(outbox.take_dropped(), 0);
         outbox.set_online(true);
-        let (mut tx, mut rx) = sink();
         outbox.close(false);
-        outbox.write_to(&mut tx, None).await.unwrap();
-        assert_eq!(rx.next().await.unwrap(), "1");
-        assert_eq!(rx.next().await.unwrap(), "2");
+        assert!(outbox.wait_queued().await);
+        assert_eq!(drain(&outbox), ["1", "2"]);
+        assert!(!outbox.wait_queued().await);
         outbox.flush().await.unwrap();
     }
 

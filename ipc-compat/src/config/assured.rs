@@ -1,0 +1,140 @@
+//! node-ipc 14's transport rules for the Assured profile: which endpoints an
+//! Assured server may listen on and an Assured client may connect to.
+
+use std::path::Path;
+
+use ipc_codec::Profile;
+use ipc_transport::Endpoint;
+
+use super::Config;
+use crate::error::Error;
+
+impl Config {
+    /// Checks that an Assured server may listen on `endpoint` (nothing to
+    /// check under the other profiles): a local socket needs `secureSocketRoot`,
+    /// Unix ownership checks (not Windows) and a path directly inside
+    /// `socketRoot`; a network server needs TLS with a trusted client CA,
+    /// `requestCert` and `rejectUnauthorized`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] saying which rule the endpoint breaks.
+    pub(crate) fn check_assured_server(&self, endpoint: &Endpoint) -> Result<(), Error> {
+        if self.parser != Profile::Assured {
+            return Ok(());
+        }
+        let tls_needed = || Error::Config("the assured parser requires TLS for network servers".into());
+        match endpoint {
+            Endpoint::Unix(_) | Endpoint::Id(_) if !self.secure_socket_root => {
+                Err(Error::Config("the assured parser requires secureSocketRoot for local sockets".into()))
+            }
+            Endpoint::Unix(_) | Endpoint::Id(_) if cfg!(windows) => Err(Error::Config(
+                "the assured parser requires Unix socket ownership checks; use mutual TLS on Windows".into(),
+            )),
+            Endpoint::Unix(path)
+                if !ipc_transport::local::directly_inside(Path::new(&self.socket_root), path) =>
+            {
+                Err(Error::Config(
+                    "the assured parser requires a local endpoint directly inside socketRoot".into(),
+                ))
+            }
+            Endpoint::Unix(_) | Endpoint::Id(_) => Ok(()),
+            Endpoint::Tls { .. } => {
+                let tls = self.tls.as_ref().ok_or_else(tls_needed)?;
+                if tls.trusted_connections.is_empty()
+                    || tls.request_cert == Some(false)
+                    || tls.reject_unauthorized == Some(false)
+                {
+                    return Err(Error::Config(
+                        "assured network servers require a trusted client CA, requestCert and rejectUnauthorized"
+                            .into(),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Err(tls_needed()),
+        }
+    }
+
+    /// Checks that an Assured client may connect to `endpoint`: a network
+    /// connection needs TLS with a key, a certificate, a trusted CA and
+    /// `rejectUnauthorized`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] saying which rule the endpoint breaks.
+    pub(crate) fn check_assured_client(&self, endpoint: &Endpoint) -> Result<(), Error> {
+        if self.parser != Profile::Assured || endpoint.is_local() {
+            return Ok(());
+        }
+        match &self.tls {
+            Some(tls)
+                if matches!(endpoint, Endpoint::Tls { .. })
+                    && tls.private.is_some()
+                    && tls.public.is_some()
+                    && !tls.trusted_connections.is_empty()
+                    && tls.reject_unauthorized != Some(false) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(Error::Config(
+                "assured network clients require a key, certificate, trusted CA and rejectUnauthorized"
+                    .into(),
+            )),
+            None => Err(Error::Config("the assured parser requires TLS for network connections".into())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TlsConfig;
+
+    #[test]
+    fn assured_needs_secure_transports() {
+        let mut config = Config::v14();
+        config.parser = Profile::Assured;
+        config.allowed_events = Some(vec!["a".into()]);
+        let tcp = Endpoint::tcp("127.0.0.1", 1);
+        assert!(config.check_assured_server(&tcp).is_err());
+        assert!(config.check_assured_server(&Endpoint::udp4("127.0.0.1", 1)).is_err());
+        let inside = Endpoint::unix(Path::new(&config.socket_root).join("app.x"));
+        assert!(config.check_assured_server(&inside).is_ok());
+        config.tls = Some(TlsConfig::default().trusted_connections(["ca.pem"]));
+        assert!(config.check_assured_server(&Endpoint::tls("127.0.0.1", 1)).is_ok());
+        config.secure_socket_root = false;
+        assert!(config.check_assured_server(&inside).is_err());
+    }
+
+    #[test]
+    fn assured_clients_need_mutual_tls_on_the_network() {
+        let mut config = Config::v14();
+        config.parser = Profile::Assured;
+        assert!(config.check_assured_client(&Endpoint::unix("/x")).is_ok());
+        assert!(config.check_assured_client(&Endpoint::tcp("127.0.0.1", 1)).is_err());
+        config.tls = Some(TlsConfig::default().trusted_connections(["ca.pem"]));
+        assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_err());
+        config.tls = Some(TlsConfig::default().trusted_connections(["ca.pem"]).private("k").public("c"));
+        assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_ok());
+    }
+
+    #[test]
+    fn assured_local_endpoints_sit_directly_inside_the_socket_root() {
+        let mut config = Config::v14();
+        config.parser = Profile::Assured;
+        config.socket_root = "/run/user/1000/node-ipc/".into();
+        for (path, ok) in [
+            ("/run/user/1000/node-ipc/app.world", true),
+            ("/run/user/1000/node-ipc/./app.world", true),
+            ("/run/user/1000/node-ipc/sub/app.world", false),
+            ("/run/user/1000/node-ipc/../app.world", false),
+            ("/run/user/1000/node-ipc/sub/../app.world", true),
+            ("/tmp/app.world", false),
+            ("/run/user/1000/node-ipc", false),
+            ("/run/user/1000/node-ipc/", false),
+        ] {
+            assert_eq!(config.check_assured_server(&Endpoint::unix(path)).is_ok(), ok, "{path}");
+        }
+    }
+}

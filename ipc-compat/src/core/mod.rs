@@ -1,0 +1,26 @@
+//! The connection core: how every connection of this crate reads and writes,
+//! whether it is a server's stream connection, a server's UDP peer or a client.
+//!
+//! - **Reading** ([`read`]): a stream is decoded by [`WireCodec`](crate::wire::WireCodec)
+//!   on the read half; each item goes through [`Reader::deliver`]: identify
+//!   the peer by `data.id` (servers), log, dispatch to the handlers, or raise
+//!   `data` / `error`.
+//! - **Writing** ([`outbox`], [`write`]): an emit encodes its frame once and
+//!   queues the bytes in the connection's [`Outbox`] without waiting; one
+//!   writer per connection takes what is queued and writes it with vectored
+//!   writes straight from the queued buffers (UDP: packs it into datagrams).
+//! - **One stream connection** ([`stream`]): [`serve_stream`] runs the reader
+//!   and the writer side by side until the peer closes, a side fails, or the
+//!   connection is killed ([`Killer`]), and says which ([`Ended`]).
+
+mod kill;
+mod outbox;
+mod read;
+mod stream;
+mod write;
+
+pub(crate) use kill::Killer;
+pub(crate) use outbox::Outbox;
+pub(crate) use read::{Peer, Reader};
+pub(crate) use stream::{serve_stream, Ended};
+pub(crate) use write::write_datagrams;

@@ -1,0 +1,57 @@
+//! The read path: what happens to each item a connection decodes.
+
+use ipc_codec::Event;
+use ipc_events::{Dispatcher, Lifecycle};
+
+use crate::config::Config;
+use crate::log::{log, log_event};
+use crate::wire::Inbound;
+
+/// Whom a connection reads for: a server's [`Socket`](crate::Socket) or a
+/// [`Client`](crate::Client).
+pub(crate) trait Peer: Clone + Send + Sync + 'static {
+    /// Learns the id the peer announced in `data.id` (a server's socket does;
+    /// a client has nothing to learn).
+    fn learn_id(&self, _event: &Event) {}
+}
+
+/// Delivers what one connection reads: events to the handlers, raw chunks as
+/// `data`, bad frames (9.x policy) as `error`, each with the peer it came from.
+#[derive(Debug)]
+pub(crate) struct Reader<'a, P> {
+    /// The handlers.
+    pub(crate) events: &'a Dispatcher<P>,
+    /// The configuration of this connection (logging, `identifyPeer`).
+    pub(crate) config: &'a Config,
+    /// What the log says before a received event's type (node-ipc's words
+    /// differ between server and client).
+    pub(crate) received: &'static str,
+    /// Whether the peer's id is learned from `data.id`.
+    pub(crate) identify: bool,
+    /// The log line's start for a bad frame, when such frames are logged.
+    pub(crate) bad_frame_log: Option<&'static str>,
+}
+
+impl<P: Peer> Reader<'_, P> {
+    /// Delivers one item read from `peer`.
+    pub(crate) async fn deliver(&self, peer: &P, item: Inbound) {
+        match item {
+            Inbound::Event(event) => {
+                if self.identify {
+                    peer.learn_id(&event);
+                }
+                log_event(self.config, self.received, &event);
+                self.events.dispatch(&event, peer).await;
+            }
+            Inbound::Chunk(bytes) => {
+                self.events.emit_lifecycle(Lifecycle::Data { peer: peer.clone(), bytes }).await;
+            }
+            Inbound::Bad(error) => {
+                if let Some(what) = self.bad_frame_log {
+                    log(self.config, || format!("{what} {error}"));
+                }
+                self.events.emit_lifecycle(Lifecycle::error(Some(peer.clone()), error)).await;
+            }
+        }
+    }
+}

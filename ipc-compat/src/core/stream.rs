@@ -1,0 +1,97 @@
+//! [`serve_stream`]: one stream connection, read and written side by side.
+
+use std::io;
+use std::time::Duration;
+
+use futures::StreamExt;
+use ipc_codec::CodecError;
+use ipc_events::SyncGate;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::write::write_stream;
+use super::{Killer, Outbox, Peer, Reader};
+use crate::error::Error;
+use crate::wire::WireCodec;
+
+/// Why a stream connection ended.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// The peer closed its side (end of stream).
+    PeerClosed,
+    /// Our side was ended (`socket.end()`): what was queued is written.
+    Drained,
+    /// Reading failed: I/O, a frame the 14.x policy refuses, or an unfinished
+    /// frame past `messageTimeout` (I/O kind `TimedOut`).
+    ReadFailed(CodecError),
+    /// Writing failed.
+    WriteFailed(io::Error),
+    /// Killed from outside, with the reason (`None`: on purpose, no error).
+    Killed(Option<Error>),
+}
+
+impl Ended {
+    /// The error to report, if the connection ended with one.
+    pub(crate) fn into_error(self) -> Option<ipc_events::Error> {
+        match self {
+            Ended::PeerClosed | Ended::Drained | Ended::Killed(None) => None,
+            Ended::ReadFailed(e) => Some(e.into()),
+            Ended::WriteFailed(e) => Some(CodecError::Io(e).into()),
+            Ended::Killed(Some(e)) => Some(e.into()),
+        }
+    }
+}
+
+/// Serves one stream connection for `peer` until it ends: decodes what
+/// arrives with `codec` and hands it to `reader`, while writing what `outbox`
+/// holds. With `gate` (sync mode) a frame goes out only after the answer to
+/// the previous one arrived.
+///
+/// When the peer closes its side and `linger` is set, what is still queued is
+/// written (for at most `linger`) before the connection closes, as node does
+/// (`allowHalfOpen` off). Frames taken by the writer but not written when the
+/// connection ends are recorded as lost ([`Outbox::flush`] reports them).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn serve_stream<T, P>(
+    io: T,
+    codec: WireCodec,
+    outbox: &Outbox,
+    killer: &Killer,
+    reader: &Reader<'_, P>,
+    peer: &P,
+    gate: Option<&SyncGate>,
+    linger: Option<Duration>,
+) -> Ended
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin,
+    P: Peer,
+{
+    let (read, mut write) = tokio::io::split(io);
+    let mut incoming = ipc_transport::framed_read(read, codec);
+    let reading = async {
+        while let Some(item) = incoming.next().await {
+            reader.deliver(peer, item?).await;
+            if let Some(gate) = gate {
+                gate.release();
+            }
+        }
+        Ok::<(), CodecError>(())
+    };
+    let ended = tokio::select! {
+        read = reading => match read {
+            Ok(()) => Ended::PeerClosed,
+            Err(e) => Ended::ReadFailed(e),
+        },
+        written = write_stream(outbox, &mut write, gate) => match written {
+            Ok(()) => Ended::Drained,
+            Err(e) => Ended::WriteFailed(e),
+        },
+        killed = killer.killed() => Ended::Killed(killed),
+    };
+    outbox.abandon_in_flight();
+    if let (Ended::PeerClosed, Some(linger)) = (&ended, linger) {
+        outbox.close(false);
+        let _ = tokio::time::timeout(linger, write_stream(outbox, &mut write, None)).await;
+        outbox.abandon_in_flight();
+    }
+    ended
+}

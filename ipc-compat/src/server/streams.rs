@@ -1,0 +1,95 @@
+//! A server's stream connections (local, TCP, TLS): the accept loop, and
+//! each connection's life from `connect` to `socket.disconnected`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc_events::Lifecycle;
+use ipc_transport::{IpcListener, PeerAddr};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::{until_stopped, Ctx};
+use crate::core::{serve_stream, Killer, Outbox, Reader};
+use crate::error::Error;
+use crate::log::log;
+use crate::socket::{Link, Socket};
+
+/// How long a connection whose peer closed its side may take to send what is still queued.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Accepts connections until the server stops, then waits for them to close.
+pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    let mut stopped = stop.clone();
+    loop {
+        while connections.try_join_next().is_some() {}
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(stream) => {
+                    let peer = stream.peer().clone();
+                    let authorized = stream.is_authorized();
+                    connections.spawn(run_connection(ctx.clone(), stream, peer, authorized, stop.clone()));
+                }
+                Err(e) => {
+                    let fatal = !e.is_connection_error();
+                    ctx.server.inner.events.emit_lifecycle(Lifecycle::error(None, Error::Transport(e))).await;
+                    if fatal {
+                        // EMFILE and the like: give the system a moment instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            },
+            () = until_stopped(&mut stopped) => break,
+        }
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Serves one stream connection until it closes; raises `connect`, then
+/// `close` and `socket.disconnected` exactly once.
+pub(super) async fn run_connection<T>(
+    ctx: Ctx,
+    io: T,
+    peer: PeerAddr,
+    authorized: Option<bool>,
+    mut stop: watch::Receiver<bool>,
+) where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let server = &ctx.server;
+    let outbox = Arc::new(Outbox::new(ctx.config.max_pending_bytes, usize::MAX, true));
+    let killer = Arc::new(Killer::default());
+    let link = Link::Stream { outbox: outbox.clone(), killer: killer.clone() };
+    let socket = Socket::new(server.next_serial(), peer, ctx.out.clone(), link, authorized);
+    server.lock_sockets().push(socket.clone());
+    log(&ctx.config, || format!("## socket connection to server detected ## {socket}"));
+    let events = &server.inner.events;
+    events.emit_lifecycle(Lifecycle::Connect(socket.clone())).await;
+
+    let reader = Reader {
+        events,
+        config: &ctx.config,
+        received: "received event of :",
+        identify: ctx.config.identify_peer,
+        bad_frame_log: None,
+    };
+    let served = serve_stream(io, ctx.codec.clone(), &outbox, &killer, &reader, &socket, None, Some(LINGER));
+    let error = tokio::select! {
+        ended = served => ended.into_error(),
+        () = until_stopped(&mut stop) => None,
+    };
+    outbox.abandon_in_flight();
+    outbox.close(true);
+    if let Some(error) = error {
+        log(&ctx.config, || format!("server socket error {error}"));
+        events.emit_lifecycle(Lifecycle::Error { peer: Some(socket.clone()), error: Arc::new(error) }).await;
+    }
+    server.lock_sockets().retain(|s| s != &socket);
+    let id = socket.id();
+    log(&ctx.config, || format!("socket disconnected {}", id.as_deref().unwrap_or("false")));
+    events.emit_lifecycle(Lifecycle::Close(socket.clone())).await;
+    events.emit_lifecycle(Lifecycle::SocketDisconnected { peer: socket, id }).await;
+}
