@@ -7,38 +7,53 @@
 //! lanes). Lanes alternate within each repetition, the order rotating from one
 //! repetition to the next, and the table reports medians.
 //!
-//! `lane` and `workload` name what runs, `cli` reads the command line, `run`
-//! is the runner; this module picks what a command line asks for.
+//! The modules come in three layers, and each imports only from the layers
+//! below it:
+//!
+//! - shared: `common` (transports, targets, the control protocol, samples),
+//!   `lane` and `workload` (what runs), `serve` (what every server process
+//!   shares), `proto` (the wire format as the async server uses it), `connect`
+//!   (client connections of the tokio lanes), `sock` (blocking sockets),
+//!   `aserver` (the async server of the tokio lanes), `report`, `sys`;
+//! - lanes, which import only shared modules, never each other: `floor`,
+//!   `ours`, `compat`, `official`, `baseline`, `node`;
+//! - drivers: `cli` (the command line), `run` (the runner), and this module,
+//!   which picks a lane's server or client by name.
 
 mod aserver;
 mod baseline;
 mod cli;
 mod common;
 mod compat;
+mod connect;
 mod floor;
 mod lane;
 mod node;
 mod official;
 mod ours;
+mod proto;
 mod report;
 mod run;
 mod serve;
+mod sock;
 mod sys;
 mod workload;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::process::ExitCode;
 
 use cli::{Settings, USAGE};
 use common::{Res, Target, Transport};
 use lane::Lane;
+use serve::ServeArgs;
 use workload::Workload;
 
 /// `ipc-bench` and `ipc-bench serve ...`.
 pub fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("serve") {
-        return serve::main(&args[1..]);
+        return serve(&args[1..]);
     }
     if args.first().map(String::as_str) == Some("client") {
         return match one_client(&args[1..]) {
@@ -64,6 +79,45 @@ pub fn main() -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("ipc-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `ipc-bench serve ...`: runs until stdin closes.
+fn serve(args: &[String]) -> ExitCode {
+    let args = match ServeArgs::parse(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("ipc-bench serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The harness holds our stdin: when it closes (the harness ended or died), so do we.
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        while let Ok(n) = std::io::stdin().read(&mut sink) {
+            if n == 0 {
+                break;
+            }
+        }
+        std::process::exit(0);
+    });
+    let _ = sys::raise_nofile_limit();
+    let result = match (args.lane, args.transport) {
+        (Lane::Floor, _) => floor::serve(&args),
+        (Lane::Official, _) => official::serve(&args),
+        (Lane::Compat, _) => compat::serve(&args),
+        (Lane::Ours, Transport::Udp) => ours::serve_udp(&args.bind),
+        (Lane::Ours, _) => aserver::serve::<ours::Ours>(&args),
+        (Lane::Baseline, Transport::Udp) => baseline::serve_udp(&args.bind),
+        (Lane::Baseline, _) => aserver::serve::<baseline::Baseline>(&args),
+        (lane, _) => Err(format!("lane {} has no Rust server", lane.name()).into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ipc-bench serve: {e}");
             ExitCode::FAILURE
         }
     }

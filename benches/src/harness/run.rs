@@ -12,10 +12,10 @@ use interop::{NodeIpc, PeerProcess, PeerRuntime};
 
 use super::cli::{Settings, NODE_DIVISOR};
 use super::common::{Job, Res, Sample, Target, TlsFiles, Transport};
-use super::floor::Sock;
 use super::lane::Lane;
 use super::report::{self, Measurement, Record};
 use super::serve::ServeArgs;
+use super::sock::Sock;
 use super::workload::Workload;
 use super::{baseline, compat, floor, node, official, ours, sys};
 
