@@ -281,7 +281,7 @@ fn fan_out(target: &Target, job: Job) -> Res<Sample> {
 }
 
 /// Asks for stats until `clients` have registered.
-pub(crate) fn wait_registered(control: &mut Sock, clients: usize) -> Res<()> {
+fn wait_registered(control: &mut Sock, clients: usize) -> Res<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut buf = vec![0u8; 4096];
     loop {
@@ -322,7 +322,7 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
 }
 
 /// Sends `end` until the ack arrives; the sample of a UDP run.
-pub(crate) fn udp_finish(
+fn udp_finish(
     socket: &UdpSocket,
     server: std::net::SocketAddr,
     job: Job,
