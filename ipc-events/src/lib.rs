@@ -28,7 +28,7 @@
 //! The pieces: [`Dispatcher`] (handlers, ordering, what happens to handlers
 //! changed during a dispatch), [`Lifecycle`] (the local `connect`, `error`, ...
 //! events), [`Subscription`] and [`Overflow`] (streams and their buffers),
-//! [`SyncQueue`] and [`SyncGate`] (node-ipc's sync mode), [`Error`].
+//! [`SyncGate`] (node-ipc's sync mode), [`Error`].
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -42,4 +42,4 @@ pub use dispatcher::{Dispatch, Dispatched, Dispatcher, HandlerId, WeakDispatcher
 pub use error::Error;
 pub use lifecycle::Lifecycle;
 pub use subscription::{Overflow, Subscription};
-pub use sync_mode::{SyncGate, SyncQueue};
+pub use sync_mode::SyncGate;

@@ -4,7 +4,6 @@
 //! input is ready and flushed once, broadcasts through a bounded queue per
 //! registered client.
 
-use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,49 +14,13 @@ use futures::{Sink, Stream};
 use ipc_transport::local::{LocalListener, LocalListenerOptions};
 use ipc_transport::tcp::{TcpListener, TcpListenerOptions};
 use ipc_transport::tls::{TlsListener, TlsServerConfig};
-use ipc_transport::{IpcFramed, PartialFrameDeadline};
+use ipc_transport::IpcFramed;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tokio_util::codec::{Decoder, Encoder};
 
-use super::common::{Ack, FanoutReq, Res, Stats, Transport};
+use super::common::{Ack, Res, Stats, Transport};
+use super::proto::{Proto, Request};
 use super::serve::ServeArgs;
-
-/// What a request asks of the server.
-pub(crate) enum Request<O> {
-    /// Send this back.
-    Echo(O),
-    /// Count it.
-    Count,
-    /// Answer with the count.
-    End,
-    /// Register for broadcasts.
-    Hello,
-    /// Answer with the connection counts.
-    Stats,
-    /// Broadcast.
-    Fanout(FanoutReq),
-    /// Not part of the protocol.
-    Other,
-}
-
-/// A wire format as the server uses it.
-pub(crate) trait Proto: Send + Sync + 'static {
-    type Codec: Decoder<Item = Self::In, Error = Self::Error>
-        + Encoder<Self::Out, Error = Self::Error>
-        + PartialFrameDeadline
-        + Unpin
-        + Send
-        + 'static;
-    type In: Send;
-    type Out: Clone + Send + Sync + Unpin + 'static;
-    type Error: From<io::Error> + std::fmt::Display + Send;
-
-    fn codec() -> Self::Codec;
-    fn classify(item: Self::In) -> Request<Self::Out>;
-    fn reply(event_type: &'static str, data: &impl serde::Serialize) -> Self::Out;
-    fn fan(seq: u64, size: usize) -> Self::Out;
-}
 
 #[derive(Default)]
 struct Shared<O> {
@@ -244,18 +207,5 @@ impl<P: Proto, S: AsyncRead + AsyncWrite + Unpin> Conn<P, S> {
             Request::Other => {}
         }
         Ok(())
-    }
-}
-
-/// The stream half of a `Framed`, for clients: the next item, or an error at end of stream.
-pub(crate) async fn next_item<T, E>(stream: &mut (impl Stream<Item = Result<T, E>> + Unpin)) -> Res<T>
-where
-    E: std::fmt::Display,
-{
-    use futures::StreamExt;
-    match stream.next().await {
-        Some(Ok(item)) => Ok(item),
-        Some(Err(e)) => Err(e.to_string().into()),
-        None => Err("the server closed the connection".into()),
     }
 }

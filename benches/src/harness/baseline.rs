@@ -13,13 +13,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UdpSocket;
 use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, Decoder, Encoder};
 
-use super::aserver::{next_item, Proto, Request};
 use super::common::{check_ack, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles};
-use super::ours::{tls_client, with_stream};
+use super::connect::{next_item, with_stream};
+use super::proto::{Proto, Request};
+use super::workload::Workload;
 use crate::payload;
-use ipc_transport::local::LocalStream;
-use ipc_transport::tcp::TcpStream;
-use ipc_transport::tls::TlsStream;
 
 /// `AnyDelimiterCodec` with node-ipc's delimiter and a 16 MiB bound.
 #[derive(Debug)]
@@ -105,13 +103,8 @@ impl Proto for Baseline {
 }
 
 /// Runs one workload of `job` against `target` on a current-thread runtime.
-pub(crate) fn client(
-    workload: super::Workload,
-    target: &Target,
-    tls: Option<&TlsFiles>,
-    job: Job,
-) -> Res<Sample> {
-    use super::Workload as W;
+pub(crate) fn client(workload: Workload, target: &Target, tls: Option<&TlsFiles>, job: Job) -> Res<Sample> {
+    use Workload as W;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
         match workload {

@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use super::common::{check_ack, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles, Transport};
 use super::serve::{ready, ServeArgs, UdpCounter};
-use super::Workload;
+use super::workload::Workload;
 use crate::payload;
 
 fn config() -> Config {

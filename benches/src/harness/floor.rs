@@ -8,8 +8,8 @@
 //! connections carry a few control frames (hello, stats, fanout), parsed.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::net::{TcpListener, UdpSocket};
+use std::os::unix::net::UnixListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,65 +18,10 @@ use super::common::{
     check_ack, frame, frame_prefix, frames, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target,
 };
 use super::serve::{ready, ServeArgs, UdpCounter};
-use super::Workload;
+use super::sock::Sock;
+use super::workload::Workload;
 
 const READ_BUF: usize = 256 * 1024;
-
-/// A blocking stream of either kind.
-#[derive(Debug)]
-pub(crate) enum Sock {
-    Unix(UnixStream),
-    Tcp(TcpStream),
-}
-
-impl Sock {
-    pub(crate) fn connect(target: &Target) -> Res<Sock> {
-        Ok(match target {
-            Target::Unix(path) => Sock::Unix(UnixStream::connect(path)?),
-            Target::Tcp(addr) => {
-                let s = TcpStream::connect(addr)?;
-                s.set_nodelay(true)?;
-                Sock::Tcp(s)
-            }
-            _ => return Err("the floor has no such stream transport".into()),
-        })
-    }
-
-    pub(crate) fn try_clone(&self) -> io::Result<Sock> {
-        Ok(match self {
-            Sock::Unix(s) => Sock::Unix(s.try_clone()?),
-            Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
-        })
-    }
-
-    fn shutdown_write(&self) -> io::Result<()> {
-        match self {
-            Sock::Unix(s) => s.shutdown(Shutdown::Write),
-            Sock::Tcp(s) => s.shutdown(Shutdown::Write),
-        }
-    }
-}
-
-impl Read for Sock {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Sock::Unix(s) => s.read(buf),
-            Sock::Tcp(s) => s.read(buf),
-        }
-    }
-}
-
-impl Write for Sock {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Sock::Unix(s) => s.write(buf),
-            Sock::Tcp(s) => s.write(buf),
-        }
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 #[derive(Default)]
 struct Shared {
@@ -336,7 +281,7 @@ fn fan_out(target: &Target, job: Job) -> Res<Sample> {
 }
 
 /// Asks for stats until `clients` have registered.
-pub(crate) fn wait_registered(control: &mut Sock, clients: usize) -> Res<()> {
+fn wait_registered(control: &mut Sock, clients: usize) -> Res<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut buf = vec![0u8; 4096];
     loop {
@@ -377,7 +322,7 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
 }
 
 /// Sends `end` until the ack arrives; the sample of a UDP run.
-pub(crate) fn udp_finish(
+fn udp_finish(
     socket: &UdpSocket,
     server: std::net::SocketAddr,
     job: Job,

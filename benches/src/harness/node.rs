@@ -6,7 +6,7 @@ use std::time::Duration;
 use interop::{NodeIpc, PeerProcess, PeerRuntime};
 
 use super::common::{Job, Res, Sample, Target, TlsFiles, Transport};
-use super::Workload;
+use super::workload::Workload;
 
 /// The server script of `flavor`, listening on `transport` (a socket under `dir`, or a free loopback port).
 pub(crate) fn spawn_server(

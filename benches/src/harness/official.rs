@@ -10,9 +10,9 @@ use node_ipc::codec::CodecConfig;
 use node_ipc::{Connection, Event, JsonValue, Message, Number, UdpEndpoint};
 
 use super::common::{check_ack, ty, Job, Res, Sample, Target};
-use super::floor::Sock;
 use super::serve::{ready, ServeArgs, UdpCounter};
-use super::Workload;
+use super::sock::Sock;
+use super::workload::Workload;
 
 fn config() -> CodecConfig {
     let mut config = CodecConfig::fast();

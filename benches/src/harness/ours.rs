@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use futures::{FutureExt, SinkExt, StreamExt};
 use ipc_codec::{Event, JsonCodec};
-use ipc_transport::local::LocalStream;
-use ipc_transport::tcp::TcpStream;
-use ipc_transport::tls::{TlsClientConfig, TlsStream};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::aserver::{next_item, Proto, Request};
 use super::common::{check_ack, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles};
+use super::connect::{next_item, with_stream};
+use super::proto::{Proto, Request};
+use super::workload::Workload;
 use crate::payload;
 
 /// Ours as the server speaks it.
@@ -54,42 +53,9 @@ impl Proto for Ours {
     }
 }
 
-/// Runs `$body` with `$s` bound to a fresh connection to `$target`.
-macro_rules! with_stream {
-    ($target:expr, $tls:expr, |$s:ident| $body:expr) => {
-        match $target {
-            Target::Unix(path) => {
-                let $s = LocalStream::connect(path).await?;
-                $body
-            }
-            Target::Tcp(addr) => {
-                let $s = TcpStream::connect_addr(*addr, &Default::default()).await?;
-                $body
-            }
-            Target::Tls(addr) => {
-                let config = tls_client($tls)?;
-                let $s = TlsStream::connect("127.0.0.1", addr.port(), &config).await?;
-                $body
-            }
-            Target::Udp(_) => return Err("not a stream target".into()),
-        }
-    };
-}
-pub(crate) use with_stream;
-
-pub(crate) fn tls_client(tls: Option<&TlsFiles>) -> Res<TlsClientConfig> {
-    let tls = tls.ok_or("no TLS files")?;
-    Ok(TlsClientConfig::new().trusted_connections([&tls.ca]).server_name("localhost"))
-}
-
 /// Runs one workload of `job` against `target` on a current-thread runtime.
-pub(crate) fn client(
-    workload: super::Workload,
-    target: &Target,
-    tls: Option<&TlsFiles>,
-    job: Job,
-) -> Res<Sample> {
-    use super::Workload as W;
+pub(crate) fn client(workload: Workload, target: &Target, tls: Option<&TlsFiles>, job: Job) -> Res<Sample> {
+    use Workload as W;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
         match workload {

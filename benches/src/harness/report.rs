@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::common::{Job, Sample, Transport};
-use super::{Lane, Workload};
+use super::lane::Lane;
+use super::workload::Workload;
 
 /// One value of one run.
 #[derive(Debug, Clone)]

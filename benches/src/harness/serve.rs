@@ -1,16 +1,16 @@
-//! The server side of the Rust lanes, run as a child process of the harness
-//! (`ipc-bench serve lane=.. transport=.. bind=..`) so that every lane, ours
-//! and node-ipc's alike, is a server process and a client, and the server's
-//! memory can be read from `/proc`.
+//! What the server processes of the Rust lanes share: their arguments, the
+//! `READY` line, the UDP counter. The Rust lanes' servers run as child processes
+//! of the harness (`ipc-bench serve lane=.. transport=.. bind=..`) so that every
+//! lane, ours and node-ipc's alike, is a server process and a client, and the
+//! server's memory can be read from `/proc`.
 
 use std::fmt::Display;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 
 use super::common::{Ack, Res, Transport};
-use super::Lane;
+use super::lane::Lane;
 
 /// The arguments of `ipc-bench serve`.
 #[derive(Debug)]
@@ -43,7 +43,7 @@ impl ServeArgs {
         args
     }
 
-    fn parse(args: &[String]) -> Res<ServeArgs> {
+    pub(crate) fn parse(args: &[String]) -> Res<ServeArgs> {
         let mut lane = None;
         let mut transport = None;
         let mut bind = None;
@@ -77,45 +77,6 @@ pub(crate) fn ready(addr: impl Display) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "READY {addr}");
     let _ = out.flush();
-}
-
-/// `ipc-bench serve ...`: runs until stdin closes.
-pub(crate) fn main(args: &[String]) -> ExitCode {
-    let args = match ServeArgs::parse(args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("ipc-bench serve: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    // The harness holds our stdin: when it closes (the harness ended or died), so do we.
-    std::thread::spawn(|| {
-        let mut sink = [0u8; 64];
-        while let Ok(n) = std::io::stdin().read(&mut sink) {
-            if n == 0 {
-                break;
-            }
-        }
-        std::process::exit(0);
-    });
-    let _ = super::sys::raise_nofile_limit();
-    let result = match (args.lane, args.transport) {
-        (Lane::Floor, _) => super::floor::serve(&args),
-        (Lane::Official, _) => super::official::serve(&args),
-        (Lane::Compat, _) => super::compat::serve(&args),
-        (Lane::Ours, Transport::Udp) => super::ours::serve_udp(&args.bind),
-        (Lane::Ours, _) => super::aserver::serve::<super::ours::Ours>(&args),
-        (Lane::Baseline, Transport::Udp) => super::baseline::serve_udp(&args.bind),
-        (Lane::Baseline, _) => super::aserver::serve::<super::baseline::Baseline>(&args),
-        (lane, _) => Err(format!("lane {} has no Rust server", lane.name()).into()),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ipc-bench serve: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
 
 /// Counts one-way UDP events between two `end`s.

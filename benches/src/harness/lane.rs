@@ -1,0 +1,66 @@
+//! [`Lane`]: the contenders, with their names and what each can run.
+
+use super::common::Transport;
+
+/// A contender.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Lane {
+    /// Raw bytes, blocking std sockets, no JSON work.
+    Floor,
+    /// Ours through `Framed` + `JsonCodec`.
+    Ours,
+    /// Ours through `ipc-compat` (node-ipc's API).
+    Compat,
+    /// The official `node-ipc` crate 14.0.0.
+    Official,
+    /// tokio + `AnyDelimiterCodec` + `serde_json::Value`.
+    Baseline,
+    /// node-ipc 14.0.0 on Node 22.
+    Node14,
+    /// node-ipc 9.2.1 on Node 20.
+    Node9,
+}
+
+impl Lane {
+    pub(crate) const ALL: [Lane; 7] =
+        [Lane::Floor, Lane::Ours, Lane::Compat, Lane::Official, Lane::Baseline, Lane::Node14, Lane::Node9];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Lane::Floor => "floor",
+            Lane::Ours => "ours",
+            Lane::Compat => "compat",
+            Lane::Official => "official",
+            Lane::Baseline => "baseline",
+            Lane::Node14 => "node14",
+            Lane::Node9 => "node9",
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Lane::Floor => "raw floor: same bytes, no JSON, blocking std sockets, batched reads/writes",
+            Lane::Ours => "ours: ipc-transport + Framed + JsonCodec (feed, then one flush)",
+            Lane::Compat => "ours through ipc-compat (node-ipc's API)",
+            Lane::Official => "official node-ipc crate 14.0.0 (blocking, thread per connection)",
+            Lane::Baseline => "tokio + AnyDelimiterCodec + serde_json::Value (feed, then one flush)",
+            Lane::Node14 => "node-ipc 14.0.0 on Node 22 (server and client)",
+            Lane::Node9 => "node-ipc 9.2.1 on Node 20 (server and client)",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Lane> {
+        Lane::ALL.into_iter().find(|l| l.name() == s)
+    }
+
+    pub(crate) fn supports(self, transport: Transport) -> bool {
+        match self {
+            Lane::Ours | Lane::Baseline | Lane::Compat | Lane::Node14 | Lane::Node9 => true,
+            Lane::Floor | Lane::Official => transport != Transport::Tls,
+        }
+    }
+
+    pub(crate) fn is_rust_server(self) -> bool {
+        matches!(self, Lane::Floor | Lane::Ours | Lane::Official | Lane::Baseline | Lane::Compat)
+    }
+}

@@ -1,0 +1,128 @@
+//! [`TlsStream`]: a connection whose handshake is done, the client side of
+//! that handshake, and the sorting of handshake failures into typed errors.
+
+use std::fmt;
+use std::io;
+
+use tokio_rustls::rustls::{self, pki_types::ServerName};
+
+use super::config::TlsClientConfig;
+use crate::endpoint::Endpoint;
+use crate::error::Error;
+use crate::peer::PeerAddr;
+use crate::tcp::TcpStream;
+
+/// Sorts a handshake failure into the typed errors.
+pub(super) fn classify(e: io::Error, peer: &PeerAddr) -> Error {
+    let peer = peer.clone();
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(problem)) => {
+            let reason = match problem {
+                rustls::CertificateError::UnknownIssuer => {
+                    "unknown issuer: not signed by a trusted CA".to_owned()
+                }
+                other => other.to_string(),
+            };
+            Error::CertificateRejected { peer, reason }
+        }
+        Some(rustls::Error::NoCertificatesPresented) => Error::ClientCertificateRequired { peer },
+        Some(rustls::Error::AlertReceived(alert)) => Error::TlsAlert { peer, alert: format!("{alert:?}") },
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            Error::NotTls { peer }
+        }
+        _ => Error::TlsHandshake { peer, source: e },
+    }
+}
+
+/// A TLS connection (either side), handshake done: `AsyncRead + AsyncWrite`.
+///
+/// `shutdown()` sends `close_notify` and half-closes the TCP connection; the
+/// peer reads end-of-stream and can still write back.
+pub struct TlsStream {
+    pub(super) inner: tokio_rustls::TlsStream<TcpStream>,
+    pub(super) peer: PeerAddr,
+    pub(super) authorized: bool,
+}
+
+impl fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("peer", &self.peer)
+            .field("authorized", &self.authorized)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsStream {
+    /// Connects to `host:port` and completes the handshake, verifying the
+    /// server's certificate against `trusted_connections` and its name against
+    /// `host` (or [`TlsClientConfig::server_name`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TlsConfig`], the connect errors of [`TcpStream::connect_with`],
+    /// and the handshake failures of the [module table](crate::tls).
+    pub async fn connect(host: &str, port: u16, config: &TlsClientConfig) -> Result<TlsStream, Error> {
+        let connector = config.build()?;
+        let name = config.server_name.as_deref().unwrap_or(host);
+        let server_name = ServerName::try_from(name.to_owned()).map_err(|_| Error::TlsConfig {
+            reason: format!("{name:?} is not a valid server name"),
+            path: None,
+        })?;
+        let mut tcp = TcpStream::connect_with(host, port, &config.tcp).await?;
+        tcp.set_tls();
+        let peer = tcp.peer().clone();
+        let timeout = config.handshake_timeout;
+        let authorized = !config.danger_accept_invalid_certs;
+        match tokio::time::timeout(timeout, connector.connect(server_name, tcp)).await {
+            Ok(Ok(stream)) => {
+                Ok(TlsStream { inner: tokio_rustls::TlsStream::Client(stream), peer, authorized })
+            }
+            Ok(Err(e)) => Err(classify(e, &peer)),
+            Err(_) => Err(Error::HandshakeTimeout { peer, timeout }),
+        }
+    }
+
+    /// Connects to a `tls://` endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedEndpoint`] for other kinds, else as [`TlsStream::connect`].
+    pub async fn connect_endpoint(endpoint: &Endpoint, config: &TlsClientConfig) -> Result<TlsStream, Error> {
+        match endpoint {
+            Endpoint::Tls { host, port } => TlsStream::connect(host, *port, config).await,
+            _ => Err(Error::UnsupportedEndpoint {
+                endpoint: endpoint.to_string(),
+                reason: "not a tls:// endpoint",
+            }),
+        }
+    }
+
+    /// The other end.
+    pub fn peer(&self) -> &PeerAddr {
+        &self.peer
+    }
+
+    /// Whether the peer's certificate was verified (node's `socket.authorized`).
+    ///
+    /// A client connection: true unless `danger_accept_invalid_certs` is on. A
+    /// server connection: true when the client presented a certificate that
+    /// verified against `trusted_connections`; false when it presented none or
+    /// one that does not verify (possible only with `reject_unauthorized` off).
+    pub fn is_authorized(&self) -> bool {
+        self.authorized
+    }
+
+    /// The peer's certificate chain, DER-encoded, end entity first (empty when it sent none).
+    pub fn peer_certificates(&self) -> Vec<Vec<u8>> {
+        let (_, state) = self.inner.get_ref();
+        state.peer_certificates().map(|c| c.iter().map(|c| c.to_vec()).collect()).unwrap_or_default()
+    }
+
+    /// The TCP connection underneath.
+    pub fn get_ref(&self) -> &TcpStream {
+        self.inner.get_ref().0
+    }
+}
+
+delegate_async_io!(TlsStream);
