@@ -34,12 +34,14 @@
 
 mod dispatcher;
 mod error;
+mod handler_id;
 mod lifecycle;
 mod subscription;
 mod sync_mode;
 
-pub use dispatcher::{Dispatch, Dispatched, Dispatcher, HandlerId, WeakDispatcher, WILDCARD};
+pub use dispatcher::{Dispatch, Dispatched, Dispatcher, WeakDispatcher, WILDCARD};
 pub use error::Error;
+pub use handler_id::HandlerId;
 pub use lifecycle::Lifecycle;
 pub use subscription::{Overflow, Subscription};
 pub use sync_mode::SyncGate;

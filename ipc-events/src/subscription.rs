@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use tokio::sync::mpsc;
 
-use crate::HandlerId;
+use crate::handler_id::HandlerId;
 
 /// What dispatch does when a subscription's buffer is full.
 ///

@@ -60,7 +60,9 @@ pub(crate) async fn bind(endpoint: &Endpoint, config: &Config, codec: &WireCodec
     match endpoint {
         Endpoint::Udp4 { .. } | Endpoint::Udp6 { .. } => {
             let options = UdpOptions::default().pack_frames(!config.raw_buffer);
-            Ok(Bound::Datagrams(Box::new(UdpEndpoint::bind_endpoint(endpoint, codec.clone(), options).await?)))
+            Ok(Bound::Datagrams(Box::new(
+                UdpEndpoint::bind_endpoint(endpoint, codec.clone(), options).await?,
+            )))
         }
         Endpoint::Unix(path) => Ok(Bound::Streams(bind_local(path, config).await?.into())),
         _ => Ok(Bound::Streams(IpcListener::bind(endpoint, &config.bind_options()).await?)),

@@ -16,4 +16,4 @@ mod typed;
 
 pub use dispatch::{Dispatch, Dispatched};
 pub use handle::{Dispatcher, WeakDispatcher};
-pub use table::{HandlerId, WILDCARD};
+pub use table::WILDCARD;

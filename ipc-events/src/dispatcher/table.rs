@@ -11,6 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use ipc_codec::Event;
 use tokio::sync::mpsc;
 
+pub(crate) use crate::handler_id::HandlerId;
 use crate::subscription::Unregister;
 use crate::{Error, Lifecycle, Overflow};
 
@@ -18,10 +19,6 @@ use crate::{Error, Lifecycle, Overflow};
 /// event, before the handlers of the event's own type (as in event-pubsub 6,
 /// which node-ipc 14 uses).
 pub const WILDCARD: &str = "*";
-
-/// Identifies one registration (handler or subscription), for [`Dispatcher::off`](crate::Dispatcher::off).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct HandlerId(u64);
 
 pub(super) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 pub(super) type SyncFn<P> = dyn Fn(&Event, &P) -> Result<(), Error> + Send + Sync;
