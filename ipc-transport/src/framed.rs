@@ -123,9 +123,10 @@ const GROW_WHEN_LEFT: usize = 4 * 1024;
 /// behaves like `Framed`. The timer needs a tokio runtime with time enabled.
 ///
 /// Buffers: queued writes go out once 64 KiB are pending (or on `flush`);
-/// reads start with tokio-util's 8 KiB buffer, which grows to 64 KiB once a
-/// read fills it and keeps that size. Quiet connections stay small; each busy
-/// one holds about 64 KiB for reading.
+/// reads start with tokio-util's 8 KiB buffer, which grows by 64 KiB when a
+/// read has filled it and at most 4 KiB of it are left to decode (growing
+/// copies those), and keeps that size. Quiet connections stay small; each
+/// busy one holds about 64 KiB for reading.
 ///
 /// Write through it with `feed` and one `flush` (or [`send_batch`](crate::send_batch),
 /// or a [`batch_writer`](crate::batch_writer)): each `send` flushes. A codec
