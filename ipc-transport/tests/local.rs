@@ -247,7 +247,7 @@ async fn readable_all_and_writable_all_set_the_mode() {
 async fn socket_root_is_created_private() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("node-ipc");
-    let rules = SocketPathRules::new(format!("{}/", root.display()), "app.");
+    let rules = SocketPathRules::new(format!("{}/", root.display()), "app.", true);
     let endpoint: Endpoint = "id:world".parse().unwrap();
     let listener = within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default()))
         .await
@@ -273,7 +273,7 @@ async fn socket_root_behind_a_symlink_is_refused() {
     fs::create_dir(&real).unwrap();
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let rules = SocketPathRules::new(format!("{}/", link.display()), "app.");
+    let rules = SocketPathRules::new(format!("{}/", link.display()), "app.", true);
     match within("bind", LocalListener::bind_endpoint(&Endpoint::id("x"), &rules, &Default::default())).await
     {
         Err(Error::InsecureSocketRoot { path, reason }) => {
@@ -284,7 +284,7 @@ async fn socket_root_behind_a_symlink_is_refused() {
     }
     assert!(fs::read_dir(&real).unwrap().next().is_none(), "nothing bound through the link");
     // with the check off (node-ipc `secureSocketRoot: false`) it binds
-    let lax = rules.with_secure_socket_root(false);
+    let lax = SocketPathRules::new(rules.socket_root(), rules.appspace(), false);
     within("bind lax", LocalListener::bind_endpoint(&Endpoint::id("x"), &lax, &Default::default()))
         .await
         .unwrap();

@@ -39,7 +39,7 @@ async fn unix_path_and_id_endpoints() {
 
     // id: goes through the rules, whose root is prepared (created 0700) as node-ipc 14 does
     let root = format!("{}/root/", dir.path().display());
-    let rules = SocketPathRules::new(&root, "app.");
+    let rules = SocketPathRules::new(&root, "app.", true);
     let bind = BindOptions::default().socket_path_rules(rules.clone());
     let connect = ConnectOptions::default().socket_path_rules(rules);
     let (listener, _) = round_trip(Endpoint::id("world"), bind, connect).await;

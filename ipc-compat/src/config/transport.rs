@@ -16,8 +16,7 @@ impl Config {
     /// assert_eq!(rules.path_for("world"), std::path::Path::new("/tmp/app.world"));
     /// ```
     pub fn socket_path_rules(&self) -> SocketPathRules {
-        SocketPathRules::new(&self.socket_root, &self.appspace)
-            .with_secure_socket_root(self.secure_socket_root)
+        SocketPathRules::new(&self.socket_root, &self.appspace, self.secure_socket_root)
     }
 
     /// How servers of this configuration bind: `unlink`, `readableAll`,

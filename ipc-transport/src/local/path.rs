@@ -155,7 +155,7 @@ fn windows_per_user_root(user: &str) -> String {
 /// let v9 = SocketPathRules::v9();
 /// assert_eq!(v9.path_for("world"), std::path::Path::new("/tmp/app.world"));
 ///
-/// let mine = SocketPathRules::new("/run/my-app/", "svc.");
+/// let mine = SocketPathRules::new("/run/my-app/", "svc.", true);
 /// assert_eq!(mine.path_for("db"), std::path::Path::new("/run/my-app/svc.db"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,32 +192,14 @@ impl SocketPathRules {
         }
     }
 
-    /// Your own root and appspace, secure socket root on. Include the
-    /// trailing `/` in the root: the parts are concatenated as strings.
-    pub fn new(socket_root: impl Into<String>, appspace: impl Into<String>) -> SocketPathRules {
-        SocketPathRules {
-            socket_root: socket_root.into(),
-            appspace: appspace.into(),
-            secure_socket_root: true,
-        }
-    }
-
-    /// Replaces the socket root (node-ipc `socketRoot`).
-    pub fn with_socket_root(mut self, socket_root: impl Into<String>) -> SocketPathRules {
-        self.socket_root = socket_root.into();
-        self
-    }
-
-    /// Replaces the appspace (node-ipc `appspace`).
-    pub fn with_appspace(mut self, appspace: impl Into<String>) -> SocketPathRules {
-        self.appspace = appspace.into();
-        self
-    }
-
-    /// Turns node-ipc 14's `secureSocketRoot` checks on or off.
-    pub fn with_secure_socket_root(mut self, secure: bool) -> SocketPathRules {
-        self.secure_socket_root = secure;
-        self
+    /// Your own root, appspace and `secureSocketRoot`. Include the trailing
+    /// `/` in the root: the parts are concatenated as strings.
+    pub fn new(
+        socket_root: impl Into<String>,
+        appspace: impl Into<String>,
+        secure_socket_root: bool,
+    ) -> SocketPathRules {
+        SocketPathRules { socket_root: socket_root.into(), appspace: appspace.into(), secure_socket_root }
     }
 
     /// The socket root.
@@ -281,7 +263,7 @@ mod tests {
         assert_eq!(windows_pipe_name("/a/b/c.d"), r"\\.\pipe\a-b-c.d");
         assert_eq!(windows_pipe_name("plain"), r"\\.\pipe\plain");
         assert_eq!(windows_pipe_name(r"\\.\pipe\kept/as-is"), r"\\.\pipe\kept/as-is");
-        let rules = SocketPathRules::new(windows_per_user_root("ann"), "app.");
+        let rules = SocketPathRules::new(windows_per_user_root("ann"), "app.", true);
         let path = rules.path_for("world");
         assert_eq!(windows_pipe_name(path.to_str().unwrap()), r"\\.\pipe\node-ipc-ann-app.world");
     }
@@ -315,7 +297,7 @@ mod tests {
         assert_eq!(v14.path_for("w"), PathBuf::from(format!("{}app.w", v14.socket_root())));
         assert_eq!(SocketPathRules::default(), v14);
         // plain concatenation, as node-ipc does
-        let r = SocketPathRules::v9().with_socket_root("/tmp/x").with_appspace("");
+        let r = SocketPathRules::new("/tmp/x", "", false);
         assert_eq!(r.path_for("y"), PathBuf::from("/tmp/xy"));
         #[cfg(unix)]
         {

@@ -280,13 +280,12 @@ fn settings(cli: Cli) -> Result<Settings, Failure> {
         None => None,
     };
 
-    let mut path_rules = SocketPathRules::default();
-    if let Some(root) = &o.socket_root {
-        path_rules = path_rules.with_socket_root(root.clone());
-    }
-    if let Some(appspace) = &o.appspace {
-        path_rules = path_rules.with_appspace(appspace.clone());
-    }
+    let v14 = SocketPathRules::v14();
+    let path_rules = SocketPathRules::new(
+        o.socket_root.as_deref().unwrap_or(v14.socket_root()),
+        o.appspace.as_deref().unwrap_or(v14.appspace()),
+        v14.secure_socket_root(),
+    );
 
     let command = match &cli.command {
         Sub::Serve { .. } => Command::Serve,
