@@ -1,4 +1,6 @@
-//! Real node-ipc peers for tests and benchmarks (dev-only, never published).
+//! Real node-ipc peers for tests and benchmarks (dev-only, never published),
+//! and the helpers every test of the workspace shares: [`within`] (an await
+//! that fails instead of hanging) and [`pki`] (a throwaway TLS PKI).
 //!
 //! Two pinned peers live in `interop/node_modules` (see `interop/package.json`
 //! and `/work/shared/PEERS.md`):
@@ -38,7 +40,9 @@
 #![forbid(unsafe_code)]
 mod error;
 mod install;
+mod pki;
 mod process;
+mod within;
 
 use std::fmt;
 use std::io::Write as _;
@@ -48,7 +52,9 @@ use std::sync::OnceLock;
 
 pub use error::{PeerError, PeerErrorKind};
 pub use install::ensure_installed;
+pub use pki::{pki, Pki};
 pub use process::{PeerBuilder, PeerProcess, DEFAULT_TIMEOUT};
+pub use within::{within, within_for, STEP_LIMIT};
 
 /// Set to `1` (any value but empty or `0`) to skip peer tests instead of failing them.
 pub const SKIP_ENV: &str = "IPC_INTEROP_SKIP";

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use interop::{NodeIpc, PeerBuilder, PeerProcess, PeerRuntime};
+use interop::{pki, within, NodeIpc, PeerBuilder, PeerProcess, PeerRuntime, Pki};
 use ipc_compat::{Config, Encoding, Ipc, Lifecycle, Server, UdpType};
 use serde_json::{json, Value};
-use support::{pki, wait_lifecycle, within, Pki};
+use support::wait_lifecycle;
 
 /// How long a peer may take for one line.
 const LINE: Duration = Duration::from_secs(15);

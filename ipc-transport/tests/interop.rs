@@ -22,10 +22,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use common::certs::{pki, Pki};
-use common::within;
 use futures::StreamExt;
-use interop::{NodeIpc, PeerProcess};
+use interop::{pki, within, NodeIpc, PeerProcess, Pki};
 use ipc_codec::{Event, JsonCodec};
 use ipc_transport::local::{LocalListener, LocalStream};
 use ipc_transport::tcp::{TcpListener, TcpStream};

@@ -8,8 +8,8 @@
 #[path = "nipc/harness.rs"]
 mod harness;
 
-use harness::{free_udp_port, nipc_peer, pki, run, Nipc, Pki, STEP};
-use interop::{NodeIpc, PeerBuilder, PeerProcess};
+use harness::{free_udp_port, nipc_peer, run, Nipc, STEP};
+use interop::{pki, NodeIpc, PeerBuilder, PeerProcess, Pki};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Running the built `nipc` binary: line-by-line stdout and stderr with
-//! timeouts, stdin, exit codes; and a throwaway PKI for TLS.
+//! timeouts, stdin, exit codes. (The TLS test PKI is `interop::pki`.)
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -181,45 +181,6 @@ where
     }
     let code = nipc.exit_code();
     (code, std::mem::take(&mut nipc.stdout_seen), std::mem::take(&mut nipc.stderr_seen))
-}
-
-/// PEM files of a test PKI: a CA, and a server certificate it signed for
-/// localhost, 127.0.0.1 and ::1. Deleted with `dir`.
-pub(crate) struct Pki {
-    pub(crate) _dir: tempfile::TempDir,
-    pub(crate) ca: PathBuf,
-    pub(crate) server_key: PathBuf,
-    pub(crate) server_cert: PathBuf,
-}
-
-/// Makes a fresh PKI.
-pub(crate) fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, pem: String| -> PathBuf {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
-    };
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "nipc test CA");
-    ca.key_usages =
-        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "nipc test server");
-    params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    params.subject_alt_names.push(SanType::IpAddress("::1".parse().unwrap()));
-    let cert = params.signed_by(&key, &ca_cert, &ca_key).unwrap();
-    Pki {
-        ca: write("ca.pem", ca_cert.pem()),
-        server_key: write("server.key", key.serialize_pem()),
-        server_cert: write("server.pem", cert.pem()),
-        _dir: dir,
-    }
 }
 
 /// A free UDP port on 127.0.0.1 (released before returning).
