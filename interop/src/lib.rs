@@ -142,17 +142,13 @@ impl NodeIpc {
         matches!(self, NodeIpc::V14)
     }
 
-    /// The extension of this line's scripts in `interop/peers/`: `"js"` (CommonJS) or `"mjs"`.
-    pub const fn script_extension(self) -> &'static str {
-        match self {
-            NodeIpc::V9 => "js",
-            NodeIpc::V14 => "mjs",
-        }
-    }
-
-    /// `interop/peers/<name>.<script_extension>`, e.g. `peers/echo-server.mjs`.
-    pub fn peer_script(self, name: &str) -> PathBuf {
-        peers_dir().join(format!("{name}.{}", self.script_extension()))
+    /// This line's loader in `interop/peers/`: `load-9.cjs` or `load-14.mjs`. It
+    /// loads node-ipc, checks its version and runs a role (see [`PeerRuntime::role`]).
+    pub fn loader(self) -> PathBuf {
+        peers_dir().join(match self {
+            NodeIpc::V9 => "load-9.cjs",
+            NodeIpc::V14 => "load-14.mjs",
+        })
     }
 
     /// A JS statement binding the node-ipc singleton to `binding`, with an
@@ -225,7 +221,26 @@ impl PeerRuntime {
         &self.node_version
     }
 
+    /// A peer role: this line's [loader](NodeIpc::loader) calls
+    /// `require(module)[role](ipc, version, args)`, with `module` a CommonJS file
+    /// relative to `interop/peers/` and `args` the `key=value` arguments given to
+    /// the builder. The roles:
+    ///
+    /// | module | roles |
+    /// |---|---|
+    /// | `common.cjs` | `echoServer` (as [`echo_server`](Self::echo_server)), `rawEchoServer` |
+    /// | `compat/common.cjs` | `world`, `hello` (the seed README's examples) |
+    /// | `transport/client-common.cjs` | `run` (ipc-transport's interop client) |
+    /// | `nipc/client-common.cjs` | `run` (nipc's interactive client) |
+    /// | `bench/bench-common.cjs` | `server`, `client` (the `ipc-bench` lanes) |
+    ///
+    /// Each module's header describes its arguments and line protocol.
+    pub fn role(&self, module: &str, role: &str) -> PeerBuilder {
+        PeerBuilder::role(self.flavor, self.node.clone(), module, role)
+    }
+
     /// A script file to run; a relative path is taken relative to `interop/peers/`.
+    /// (The peer scripts there are run through [`role`](Self::role).)
     pub fn script(&self, path: impl AsRef<Path>) -> PeerBuilder {
         PeerBuilder::file(self.flavor, self.node.clone(), process::resolve_script(path.as_ref()))
     }
@@ -237,11 +252,11 @@ impl PeerRuntime {
         PeerBuilder::inline(self.flavor, self.node.clone(), source.into())
     }
 
-    /// `interop/peers/echo-server.{js,mjs}`: pass `path=…`, or
+    /// The echo server (`role("common.cjs", "echoServer")`): pass `path=…`, or
     /// `socketRoot=… appspace=… id=…`, or `host=127.0.0.1 port=…`
     /// (see `interop/peers/common.cjs` for the line protocol).
     pub fn echo_server(&self) -> PeerBuilder {
-        self.script(self.flavor.peer_script("echo-server"))
+        self.role("common.cjs", "echoServer")
     }
 
     /// A bare `Command` running `node <script>` in `interop/` (no pipes set up),

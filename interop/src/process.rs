@@ -25,12 +25,21 @@ const CONTEXT_STDERR: usize = 8 * 1024;
 #[derive(Debug)]
 enum Script {
     File(PathBuf),
-    Inline { source: String, extension: &'static str },
+    Inline {
+        source: String,
+        extension: &'static str,
+    },
+    /// `<loader> <module> <role>`: see [`crate::PeerRuntime::role`].
+    Role {
+        module: String,
+        role: String,
+    },
 }
 
 /// A Node script to run, with its arguments and environment; made by
-/// [`crate::PeerRuntime::script`], [`crate::PeerRuntime::inline`] or
-/// [`crate::PeerRuntime::echo_server`], started with [`PeerBuilder::spawn`].
+/// [`crate::PeerRuntime::role`], [`crate::PeerRuntime::script`],
+/// [`crate::PeerRuntime::inline`] or [`crate::PeerRuntime::echo_server`],
+/// started with [`PeerBuilder::spawn`].
 #[derive(Debug)]
 pub struct PeerBuilder {
     flavor: NodeIpc,
@@ -49,6 +58,10 @@ impl PeerBuilder {
     pub(crate) fn inline(flavor: NodeIpc, node: PathBuf, source: String) -> Self {
         let extension = if flavor.is_esm() { "mjs" } else { "cjs" };
         Self::new(flavor, node, Script::Inline { source, extension })
+    }
+
+    pub(crate) fn role(flavor: NodeIpc, node: PathBuf, module: &str, role: &str) -> Self {
+        Self::new(flavor, node, Script::Role { module: module.to_owned(), role: role.to_owned() })
     }
 
     fn new(flavor: NodeIpc, node: PathBuf, script: Script) -> Self {
@@ -85,6 +98,7 @@ impl PeerBuilder {
 
     /// Starts the peer with stdin, stdout and stderr piped.
     pub fn spawn(self) -> Result<PeerProcess, PeerError> {
+        let mut script_args = Vec::new();
         let (script_path, script_dir, label) = match self.script {
             Script::File(path) => {
                 let label = format!(
@@ -105,11 +119,18 @@ impl PeerBuilder {
                     .map_err(|e| io_error(&format!("write {}", path.display()), &e))?;
                 (path, Some(dir), format!("inline script ({})", self.flavor))
             }
+            Script::Role { module, role } => {
+                let label = format!("{module} {role} ({})", self.flavor);
+                script_args.push(module);
+                script_args.push(role);
+                (self.flavor.loader(), None, label)
+            }
         };
 
         let mut command = Command::new(&self.node);
         command
             .arg(&script_path)
+            .args(&script_args)
             .args(&self.args)
             .current_dir(self.cwd.as_deref().unwrap_or_else(|| interop_dir()))
             .stdin(Stdio::piped())

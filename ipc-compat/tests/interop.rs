@@ -66,7 +66,7 @@ fn config(flavor: NodeIpc, dir: &Path) -> Config {
 }
 
 fn script(rt: &PeerRuntime, role: &str) -> PeerBuilder {
-    rt.script(format!("compat/{role}.{}", rt.flavor().script_extension()))
+    rt.role("compat/common.cjs", role)
 }
 
 fn port() -> u16 {

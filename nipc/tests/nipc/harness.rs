@@ -3,7 +3,6 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -186,9 +185,4 @@ where
 /// A free UDP port on 127.0.0.1 (released before returning).
 pub(crate) fn free_udp_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// `interop/peers/nipc/<name>.<js|mjs>` for `flavor`.
-pub(crate) fn nipc_peer(flavor: interop::NodeIpc, name: &str) -> PathBuf {
-    Path::new("nipc").join(format!("{name}.{}", flavor.script_extension()))
 }
