@@ -1,44 +1,23 @@
-//! Running the built `nipc` binary: line-by-line stdout and stderr with
-//! timeouts, stdin, exit codes. (The TLS test PKI is `interop::pki`.)
+//! Running the built `nipc` binary as an `interop::PeerProcess`: stdout lines
+//! and stderr lines with timeouts, stdin, exit codes. (The TLS test PKI is
+//! `interop::pki`.)
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use interop::{PeerErrorKind, PeerProcess};
 
 /// How long any one step may take (a line to appear, a process to exit).
 pub(crate) const STEP: Duration = Duration::from_secs(20);
 
 /// A running `nipc`, killed when dropped.
 pub(crate) struct Nipc {
-    child: Child,
-    label: String,
-    stdin: Option<ChildStdin>,
-    stdout: Receiver<String>,
-    stderr: Receiver<String>,
-    /// Every stdout line read so far.
+    process: PeerProcess,
+    /// Every stdout line, once [`exit_code`](Self::exit_code) has returned.
     pub(crate) stdout_seen: Vec<String>,
-    /// Every stderr line read so far.
+    /// Every stderr line, once [`exit_code`](Self::exit_code) has returned.
     pub(crate) stderr_seen: Vec<String>,
-    status: Option<ExitStatus>,
-}
-
-fn lines_of(pipe: impl Read + Send + 'static, name: String) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::Builder::new()
-        .name(name)
-        .spawn(move || {
-            for line in BufReader::new(pipe).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        })
-        .expect("spawn a reader thread");
-    rx
 }
 
 impl Nipc {
@@ -51,120 +30,60 @@ impl Nipc {
         let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
         let label =
             format!("nipc {}", args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_nipc"))
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {label}: {e}"));
-        let stdout = lines_of(child.stdout.take().unwrap(), format!("nipc-out-{}", child.id()));
-        let stderr = lines_of(child.stderr.take().unwrap(), format!("nipc-err-{}", child.id()));
-        Nipc {
-            stdin: child.stdin.take(),
-            child,
-            label,
-            stdout,
-            stderr,
-            stdout_seen: Vec::new(),
-            stderr_seen: Vec::new(),
-            status: None,
-        }
+        let mut command = Command::new(env!("CARGO_BIN_EXE_nipc"));
+        command.args(&args);
+        let process = PeerProcess::spawn_command(command, label).unwrap_or_else(|e| panic!("{e}"));
+        Nipc { process, stdout_seen: Vec::new(), stderr_seen: Vec::new() }
     }
 
     /// What we know, for failure messages.
     pub(crate) fn context(&mut self) -> String {
-        while let Ok(line) = self.stderr.try_recv() {
-            self.stderr_seen.push(line);
-        }
-        format!(
-            "{}\n  stdout so far: {:#?}\n  stderr so far: {:#?}",
-            self.label, self.stdout_seen, self.stderr_seen
-        )
+        let context = self.process.context();
+        format!("{}{context}", self.process.label())
     }
 
     /// The next stdout line.
     pub(crate) fn stdout_line(&mut self) -> String {
-        match self.stdout.recv_timeout(STEP) {
-            Ok(line) => {
-                self.stdout_seen.push(line.clone());
-                line
-            }
-            Err(RecvTimeoutError::Timeout) => panic!("no stdout line within {STEP:?}: {}", self.context()),
-            Err(RecvTimeoutError::Disconnected) => panic!("stdout closed: {}", self.context()),
-        }
+        self.process.next_line(STEP).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Reads stderr until a line contains `needle`, and returns that line.
     pub(crate) fn stderr_until(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + STEP;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => {
-                    self.stderr_seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!("no stderr line with {needle:?} within {STEP:?}: {}", self.context()),
-            }
-        }
+        self.process.wait_for_stderr(needle, STEP).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Writes `line` and a newline to stdin.
     pub(crate) fn send(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin is open");
-        let written = stdin.write_all(format!("{line}\n").as_bytes()).and_then(|()| stdin.flush());
-        if let Err(e) = written {
-            panic!("cannot write to stdin: {e}: {}", self.context());
-        }
+        self.process.send_line(line).unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Closes stdin.
     pub(crate) fn close_stdin(&mut self) {
-        self.stdin = None;
+        self.process.close_stdin();
     }
 
     /// Waits for the exit and returns the code; stdout and stderr are read to
     /// their end into `stdout_seen` and `stderr_seen`.
     pub(crate) fn exit_code(&mut self) -> i32 {
-        let deadline = Instant::now() + STEP;
-        let status = loop {
-            if let Some(status) = self.status {
-                break status;
+        let status = self.process.wait_exit(STEP).unwrap_or_else(|e| panic!("{e}"));
+        // The pipes close with the process: read stdout to its end.
+        loop {
+            match self.process.next_line(STEP) {
+                Ok(_) => {}
+                Err(e) if e.kind() == PeerErrorKind::Exited => break,
+                Err(e) => panic!("{e}"),
             }
-            match self.child.try_wait() {
-                Ok(Some(status)) => self.status = Some(status),
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
-                Ok(None) => panic!("did not exit within {STEP:?}: {}", self.context()),
-                Err(e) => panic!("cannot wait: {e}"),
-            }
-        };
-        // The pipes close with the process: drain them.
-        while let Ok(line) = self.stdout.recv_timeout(STEP) {
-            self.stdout_seen.push(line);
         }
-        while let Ok(line) = self.stderr.recv_timeout(STEP) {
-            self.stderr_seen.push(line);
-        }
+        self.stdout_seen = self.process.stdout_history().to_vec();
+        self.stderr_seen = self.process.stderr_text().lines().map(str::to_owned).collect();
         status.code().unwrap_or_else(|| panic!("killed by a signal ({status}): {}", self.context()))
     }
 
     /// Sends SIGTERM (what `kill` does) and returns the exit code.
     pub(crate) fn terminate(&mut self) -> i32 {
-        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let status = Command::new("kill").arg("-TERM").arg(self.process.id().to_string()).status();
         assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed: {}", self.context());
         self.exit_code()
-    }
-}
-
-impl Drop for Nipc {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
     }
 }
 
@@ -175,9 +94,9 @@ where
     S: AsRef<OsStr>,
 {
     let mut nipc = Nipc::spawn(args);
-    if let Some(mut stdin) = nipc.stdin.take() {
-        let _ = stdin.write_all(input.as_bytes());
-    }
+    // nipc may exit before reading it all (bad arguments): a broken pipe is fine.
+    let _ = nipc.process.write_stdin(input.as_bytes());
+    nipc.close_stdin();
     let code = nipc.exit_code();
     (code, std::mem::take(&mut nipc.stdout_seen), std::mem::take(&mut nipc.stderr_seen))
 }
