@@ -1,6 +1,11 @@
 'use strict';
-// Shared plumbing for the peer scripts in this directory (CommonJS so that both
-// the 9.x CommonJS scripts and the 14.x ESM scripts can load it).
+// The server side of the peers: startServer, and the echo servers built on it
+// (CommonJS, run through load-9.cjs or load-14.mjs, which pass the node-ipc singleton).
+//
+// Roles (`node load-9.cjs common.cjs <role> key=value ...`):
+//   echoServer     every wire event goes back to its sender with the same type and data
+//   rawEchoServer  pass config={"rawBuffer":true,"encoding":...}; every chunk goes back
+//                  to its sender unchanged
 //
 // Line protocol on stdout (one line each, UTF-8, '\n'-terminated):
 //   READY <json>        the peer is listening; json = {version, node, transport, path, host, port}
@@ -15,6 +20,7 @@
 // The peer also exits when stdin closes, so a crashed test never leaves it behind.
 
 const path = require('path');
+const {parseArgs, isLoopback, line, looksLikeSocket, errorText, whenBound, onStdinLines} = require('./util.cjs');
 
 const USAGE = [
     'usage: <script> (path=<socket path> | socketRoot=<dir/> appspace=<prefix> id=<id>',
@@ -22,35 +28,10 @@ const USAGE = [
     '                 [config=<json merged into ipc.config>]'
 ].join('\n');
 
+/** Prints `message` and the usage on stderr and exits 2. */
 function fail(message) {
     process.stderr.write(`${message}\n${USAGE}\n`);
     process.exit(2);
-}
-
-/** Parses `key=value` arguments into an object. */
-function parseArgs(argv) {
-    const args = {};
-    for (const arg of argv) {
-        const eq = arg.indexOf('=');
-        if (eq < 1) {
-            fail(`bad argument ${JSON.stringify(arg)}: expected key=value`);
-        }
-        args[arg.slice(0, eq)] = arg.slice(eq + 1);
-    }
-    return args;
-}
-
-function isLoopback(host) {
-    return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-function line(tag, payload) {
-    process.stdout.write(payload === undefined ? `${tag}\n` : `${tag} ${payload}\n`);
-}
-
-function looksLikeSocket(value) {
-    return value !== null && typeof value === 'object' &&
-        (typeof value.write === 'function' || ('address' in value && 'port' in value));
 }
 
 /**
@@ -58,7 +39,7 @@ function looksLikeSocket(value) {
  * `onEvent(type, data, socket)` is called for every wire event.
  */
 function startServer(ipc, version, argv, onEvent) {
-    const args = parseArgs(argv);
+    const args = parseArgs(argv, fail);
     ipc.config.silent = true;
     ipc.config.maxRetries = 0;
     if (args.config !== undefined) {
@@ -142,8 +123,7 @@ function startServer(ipc, version, argv, onEvent) {
         } else if (type === 'socket.disconnected') {
             line('DISCONNECT', JSON.stringify(rest[1] === undefined ? false : rest[1]));
         } else if (type === 'error') {
-            const error = rest[0];
-            const message = String(error && error.message ? error.message : error).replace(/\n/g, ' ');
+            const message = errorText(rest[0]);
             if (!ready) {
                 // Failing to start (e.g. listen EACCES) is fatal: exit instead of hanging.
                 process.stderr.write(`server failed to start: ${message}\n`);
@@ -173,19 +153,7 @@ function startServer(ipc, version, argv, onEvent) {
             line('READY', JSON.stringify(info));
         };
         if (transport === 'udp4' || transport === 'udp6') {
-            // 9.x fires 'start' right after calling bind(), before the socket is bound.
-            let bound = false;
-            try {
-                server.server.address();
-                bound = true;
-            } catch {
-                bound = false;
-            }
-            if (bound) {
-                announce();
-            } else {
-                server.server.once('listening', announce);
-            }
+            whenBound(server.server, announce);
             return;
         }
         announce();
@@ -198,18 +166,7 @@ function startServer(ipc, version, argv, onEvent) {
 
 /** Handles stdin commands; exits when stdin closes. */
 function commands(ipc) {
-    let buffer = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (chunk) => {
-        buffer += chunk;
-        let nl;
-        while ((nl = buffer.indexOf('\n')) !== -1) {
-            const cmd = buffer.slice(0, nl).replace(/\r$/, '');
-            buffer = buffer.slice(nl + 1);
-            run(cmd);
-        }
-    });
-    process.stdin.on('end', () => process.exit(0));
+    onStdinLines(run);
 
     function run(cmd) {
         if (cmd === 'QUIT') {
@@ -234,4 +191,18 @@ function commands(ipc) {
     }
 }
 
-module.exports = {parseArgs, startServer, line, isLoopback};
+/** Echoes every wire event to its sender with the same type and data. */
+function echoServer(ipc, version, argv) {
+    startServer(ipc, version, argv, (type, data, socket) => {
+        ipc.server.emit(socket, type, data);
+    });
+}
+
+/** Raw-buffer echo (with config={"rawBuffer":true,...}): every chunk goes back to its sender unchanged. */
+function rawEchoServer(ipc, version, argv) {
+    startServer(ipc, version, argv, (type, data, socket) => {
+        ipc.server.emit(socket, data);
+    });
+}
+
+module.exports = {startServer, echoServer, rawEchoServer, fail};

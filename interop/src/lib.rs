@@ -1,4 +1,6 @@
-//! Real node-ipc peers for tests and benchmarks (dev-only, never published).
+//! Real node-ipc peers for tests and benchmarks (dev-only, never published),
+//! and the helpers every test of the workspace shares: [`within`] (an await
+//! that fails instead of hanging) and [`pki`] (a throwaway TLS PKI).
 //!
 //! Two pinned peers live in `interop/node_modules` (see `interop/package.json`
 //! and `/work/shared/PEERS.md`):
@@ -38,7 +40,9 @@
 #![forbid(unsafe_code)]
 mod error;
 mod install;
+mod pki;
 mod process;
+mod within;
 
 use std::fmt;
 use std::io::Write as _;
@@ -48,7 +52,9 @@ use std::sync::OnceLock;
 
 pub use error::{PeerError, PeerErrorKind};
 pub use install::ensure_installed;
+pub use pki::{pki, Pki};
 pub use process::{PeerBuilder, PeerProcess, DEFAULT_TIMEOUT};
+pub use within::{within, within_for, STEP_LIMIT};
 
 /// Set to `1` (any value but empty or `0`) to skip peer tests instead of failing them.
 pub const SKIP_ENV: &str = "IPC_INTEROP_SKIP";
@@ -136,17 +142,13 @@ impl NodeIpc {
         matches!(self, NodeIpc::V14)
     }
 
-    /// The extension of this line's scripts in `interop/peers/`: `"js"` (CommonJS) or `"mjs"`.
-    pub const fn script_extension(self) -> &'static str {
-        match self {
-            NodeIpc::V9 => "js",
-            NodeIpc::V14 => "mjs",
-        }
-    }
-
-    /// `interop/peers/<name>.<script_extension>`, e.g. `peers/echo-server.mjs`.
-    pub fn peer_script(self, name: &str) -> PathBuf {
-        peers_dir().join(format!("{name}.{}", self.script_extension()))
+    /// This line's loader in `interop/peers/`: `load-9.cjs` or `load-14.mjs`. It
+    /// loads node-ipc, checks its version and runs a role (see [`PeerRuntime::role`]).
+    pub fn loader(self) -> PathBuf {
+        peers_dir().join(match self {
+            NodeIpc::V9 => "load-9.cjs",
+            NodeIpc::V14 => "load-14.mjs",
+        })
     }
 
     /// A JS statement binding the node-ipc singleton to `binding`, with an
@@ -219,7 +221,26 @@ impl PeerRuntime {
         &self.node_version
     }
 
+    /// A peer role: this line's [loader](NodeIpc::loader) calls
+    /// `require(module)[role](ipc, version, args)`, with `module` a CommonJS file
+    /// relative to `interop/peers/` and `args` the `key=value` arguments given to
+    /// the builder. The roles:
+    ///
+    /// | module | roles |
+    /// |---|---|
+    /// | `common.cjs` | `echoServer` (as [`echo_server`](Self::echo_server)), `rawEchoServer` |
+    /// | `compat/common.cjs` | `world`, `hello` (the seed README's examples) |
+    /// | `transport/client-common.cjs` | `run` (ipc-transport's interop client) |
+    /// | `nipc/client-common.cjs` | `run` (nipc's interactive client) |
+    /// | `bench/bench-common.cjs` | `server`, `client` (the `ipc-bench` lanes) |
+    ///
+    /// Each module's header describes its arguments and line protocol.
+    pub fn role(&self, module: &str, role: &str) -> PeerBuilder {
+        PeerBuilder::role(self.flavor, self.node.clone(), module, role)
+    }
+
     /// A script file to run; a relative path is taken relative to `interop/peers/`.
+    /// (The peer scripts there are run through [`role`](Self::role).)
     pub fn script(&self, path: impl AsRef<Path>) -> PeerBuilder {
         PeerBuilder::file(self.flavor, self.node.clone(), process::resolve_script(path.as_ref()))
     }
@@ -231,11 +252,11 @@ impl PeerRuntime {
         PeerBuilder::inline(self.flavor, self.node.clone(), source.into())
     }
 
-    /// `interop/peers/echo-server.{js,mjs}`: pass `path=…`, or
+    /// The echo server (`role("common.cjs", "echoServer")`): pass `path=…`, or
     /// `socketRoot=… appspace=… id=…`, or `host=127.0.0.1 port=…`
     /// (see `interop/peers/common.cjs` for the line protocol).
     pub fn echo_server(&self) -> PeerBuilder {
-        self.script(self.flavor.peer_script("echo-server"))
+        self.role("common.cjs", "echoServer")
     }
 
     /// A bare `Command` running `node <script>` in `interop/` (no pipes set up),

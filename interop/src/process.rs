@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,12 +25,21 @@ const CONTEXT_STDERR: usize = 8 * 1024;
 #[derive(Debug)]
 enum Script {
     File(PathBuf),
-    Inline { source: String, extension: &'static str },
+    Inline {
+        source: String,
+        extension: &'static str,
+    },
+    /// `<loader> <module> <role>`: see [`crate::PeerRuntime::role`].
+    Role {
+        module: String,
+        role: String,
+    },
 }
 
 /// A Node script to run, with its arguments and environment; made by
-/// [`crate::PeerRuntime::script`], [`crate::PeerRuntime::inline`] or
-/// [`crate::PeerRuntime::echo_server`], started with [`PeerBuilder::spawn`].
+/// [`crate::PeerRuntime::role`], [`crate::PeerRuntime::script`],
+/// [`crate::PeerRuntime::inline`] or [`crate::PeerRuntime::echo_server`],
+/// started with [`PeerBuilder::spawn`].
 #[derive(Debug)]
 pub struct PeerBuilder {
     flavor: NodeIpc,
@@ -49,6 +58,10 @@ impl PeerBuilder {
     pub(crate) fn inline(flavor: NodeIpc, node: PathBuf, source: String) -> Self {
         let extension = if flavor.is_esm() { "mjs" } else { "cjs" };
         Self::new(flavor, node, Script::Inline { source, extension })
+    }
+
+    pub(crate) fn role(flavor: NodeIpc, node: PathBuf, module: &str, role: &str) -> Self {
+        Self::new(flavor, node, Script::Role { module: module.to_owned(), role: role.to_owned() })
     }
 
     fn new(flavor: NodeIpc, node: PathBuf, script: Script) -> Self {
@@ -85,6 +98,7 @@ impl PeerBuilder {
 
     /// Starts the peer with stdin, stdout and stderr piped.
     pub fn spawn(self) -> Result<PeerProcess, PeerError> {
+        let mut script_args = Vec::new();
         let (script_path, script_dir, label) = match self.script {
             Script::File(path) => {
                 let label = format!(
@@ -105,11 +119,18 @@ impl PeerBuilder {
                     .map_err(|e| io_error(&format!("write {}", path.display()), &e))?;
                 (path, Some(dir), format!("inline script ({})", self.flavor))
             }
+            Script::Role { module, role } => {
+                let label = format!("{module} {role} ({})", self.flavor);
+                script_args.push(module);
+                script_args.push(role);
+                (self.flavor.loader(), None, label)
+            }
         };
 
         let mut command = Command::new(&self.node);
         command
             .arg(&script_path)
+            .args(&script_args)
             .args(&self.args)
             .current_dir(self.cwd.as_deref().unwrap_or_else(|| interop_dir()))
             .stdin(Stdio::piped())
@@ -146,7 +167,9 @@ enum StdoutMsg {
 /// Stdout is read line by line: [`wait_ready`](Self::wait_ready),
 /// [`wait_for_line`](Self::wait_for_line) and [`next_line`](Self::next_line) take
 /// a timeout and never block longer. Stderr is captured in the background and
-/// included in every error message.
+/// included in every error message; [`wait_for_stderr`](Self::wait_for_stderr)
+/// waits for a line of it. Any program can run this way
+/// ([`spawn_command`](Self::spawn_command)), not only node-ipc peers.
 #[derive(Debug)]
 pub struct PeerProcess {
     child: Child,
@@ -156,6 +179,8 @@ pub struct PeerProcess {
     stdout_closed: bool,
     history: Vec<String>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// How many bytes of `stderr` [`Self::wait_for_stderr`] has searched.
+    stderr_searched: usize,
     stderr_done: Receiver<()>,
     exit: Option<ExitStatus>,
     // Keeps an inline script alive as long as the process; dropped after it.
@@ -243,6 +268,7 @@ impl PeerProcess {
             stdout_closed: false,
             history: Vec::new(),
             stderr,
+            stderr_searched: 0,
             stderr_done,
             exit: None,
             _script_dir: script_dir,
@@ -320,8 +346,53 @@ impl PeerProcess {
         PeerError::new(kind, message)
     }
 
-    /// Exit status (if known), recent stdout lines and stderr, for messages.
-    fn context(&mut self) -> String {
+    /// Reads stderr until a line contains `needle` and returns that line
+    /// (without its line ending). Each call searches only what came after the
+    /// line the previous call returned.
+    pub fn wait_for_stderr(&mut self, needle: &str, timeout: Duration) -> Result<String, PeerError> {
+        let deadline = Instant::now() + timeout;
+        let doing = format!("waiting for a stderr line with {needle:?}");
+        loop {
+            // Whether the pipe has closed, asked before searching so that nothing
+            // written before it closed is missed.
+            let closed = matches!(self.stderr_done.try_recv(), Ok(()) | Err(TryRecvError::Disconnected));
+            if let Some(line) = self.search_stderr(needle, closed) {
+                return Ok(line);
+            }
+            if closed {
+                return Err(self.annotate((PeerErrorKind::Exited, "stderr closed".into()), &doing));
+            }
+            if Instant::now() >= deadline {
+                let what = format!("timed out after {timeout:?}");
+                return Err(self.annotate((PeerErrorKind::Timeout, what), &doing));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// The first whole line (or, once `closed`, the unterminated rest) of stderr
+    /// not searched yet that contains `needle`; marks what it read as searched.
+    fn search_stderr(&mut self, needle: &str, closed: bool) -> Option<String> {
+        let bytes = self.stderr.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while self.stderr_searched < bytes.len() {
+            let rest = &bytes[self.stderr_searched..];
+            let (line, used) = match rest.iter().position(|&b| b == b'\n') {
+                Some(end) => (&rest[..end], end + 1),
+                None if closed => (rest, rest.len()),
+                None => return None,
+            };
+            self.stderr_searched += used;
+            let line = String::from_utf8_lossy(line);
+            let line = line.strip_suffix('\r').unwrap_or(&line);
+            if line.contains(needle) {
+                return Some(line.to_owned());
+            }
+        }
+        None
+    }
+
+    /// Exit status (if known), recent stdout lines and stderr, for failure messages.
+    pub fn context(&mut self) -> String {
         let mut out = String::new();
         if self.exit.is_none() {
             self.exit = self.child.try_wait().ok().flatten();
@@ -461,5 +532,39 @@ pub(crate) fn resolve_script(path: &Path) -> PathBuf {
         path.to_path_buf()
     } else {
         crate::peers_dir().join(path)
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> PeerProcess {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        PeerProcess::spawn_command(command, "sh").unwrap()
+    }
+
+    #[test]
+    fn stderr_lines_are_waited_for_in_order() {
+        let mut p = sh("echo one >&2; echo 'two two' >&2; printf three >&2");
+        assert_eq!(p.wait_for_stderr("two", DEFAULT_TIMEOUT).unwrap(), "two two");
+        // "one" came before the line returned: it is not searched again.
+        let err = p.wait_for_stderr("one", DEFAULT_TIMEOUT).unwrap_err();
+        assert_eq!(err.kind(), PeerErrorKind::Exited, "{err}");
+        assert!(err.to_string().contains("three"), "the message shows stderr: {err}");
+    }
+
+    #[test]
+    fn an_unterminated_last_line_counts_once_stderr_closes() {
+        let mut p = sh("printf 'last words' >&2");
+        assert_eq!(p.wait_for_stderr("words", DEFAULT_TIMEOUT).unwrap(), "last words");
+    }
+
+    #[test]
+    fn waiting_for_stderr_times_out() {
+        let mut p = sh("echo nothing useful >&2; sleep 5");
+        let err = p.wait_for_stderr("useful thing", Duration::from_millis(200)).unwrap_err();
+        assert_eq!(err.kind(), PeerErrorKind::Timeout, "{err}");
     }
 }

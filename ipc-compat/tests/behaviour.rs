@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use interop::{pki, within};
 use ipc_compat::{
     ClientState, Config, Encoding, Error, Event, Ipc, Lifecycle, Server, Socket, StopRetrying, TlsConfig,
     UdpType,
 };
 use serde_json::json;
-use support::{pki, v14, v9, wait_lifecycle, watched, within};
+use support::{v14, v9, wait_lifecycle, watched};
 use tokio::io::AsyncWriteExt;
 
 /// A socket's serial number and the id `socket.disconnected` reported.

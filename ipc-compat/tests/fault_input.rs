@@ -10,9 +10,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use interop::within;
 use ipc_compat::{Client, Config, Ipc, Profile, Server};
 use serde_json::json;
-use support::{child_arg, tell_parent, v14, v9, within, ChildProcess, Log};
+use support::{child_arg, tell_parent, v14, v9, ChildProcess, Log};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 

@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use interop::within;
 use ipc_compat::{Config, Error, Ipc};
 use serde_json::json;
-use support::{child_arg, tell_parent, v14, v9, within, ChildProcess, Log};
+use support::{child_arg, tell_parent, v14, v9, ChildProcess, Log};
 
 /// Child helper: a node-ipc 9.x server on the socket path it is given that
 /// tells the parent `seq <n>` for every `seq` event it handles, and `ready`

@@ -9,9 +9,10 @@ mod support;
 use std::path::PathBuf;
 
 use futures::StreamExt;
+use interop::{pki, within, Pki};
 use ipc_compat::{Client, Config, Ipc, Server, StopRetrying, TlsConfig};
 use serde_json::json;
-use support::{pki, transport_error, v14, within, Log, Pki};
+use support::{transport_error, v14, Log};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A typed transport error as a short string: its kind, and the reason when it has one.

@@ -11,10 +11,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use interop::{NodeIpc, PeerBuilder, PeerProcess, PeerRuntime};
+use interop::{pki, within, NodeIpc, PeerBuilder, PeerProcess, PeerRuntime, Pki};
 use ipc_compat::{Config, Encoding, Ipc, Lifecycle, Server, UdpType};
 use serde_json::{json, Value};
-use support::{pki, wait_lifecycle, within, Pki};
+use support::wait_lifecycle;
 
 /// How long a peer may take for one line.
 const LINE: Duration = Duration::from_secs(15);
@@ -66,7 +66,7 @@ fn config(flavor: NodeIpc, dir: &Path) -> Config {
 }
 
 fn script(rt: &PeerRuntime, role: &str) -> PeerBuilder {
-    rt.script(format!("compat/{role}.{}", rt.flavor().script_extension()))
+    rt.role("compat/common.cjs", role)
 }
 
 fn port() -> u16 {

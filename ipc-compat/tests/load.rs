@@ -15,12 +15,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use interop::within_for;
 use ipc_compat::{Client, Config, Ipc};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use serde_json::json;
-use support::{
-    child_arg, open_fds, peak_rss_kib, reset_peak_rss, tell_parent, v14, within_for, ChildProcess,
-};
+use support::{child_arg, open_fds, peak_rss_kib, reset_peak_rss, tell_parent, v14, ChildProcess};
 use tokio::sync::watch;
 
 const CONNECTIONS: usize = 10_000;

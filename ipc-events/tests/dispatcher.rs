@@ -2,26 +2,17 @@
 //! dispatch and under re-entrant dispatch), typed decode errors, lifecycle
 //! spoofing attempts, subscriptions and their overflow policies.
 
-use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
+use interop::within;
 use ipc_codec::{CodecError, Event, RESERVED_EVENT_TYPES};
 use ipc_events::{Dispatcher, Error, Lifecycle, Overflow, WILDCARD};
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::{oneshot, Notify};
-use tokio::time::timeout;
-
-const LIMIT: Duration = Duration::from_secs(10);
-
-/// Awaits `future`, failing the test instead of hanging.
-async fn within<F: Future>(future: F) -> F::Output {
-    timeout(LIMIT, future).await.expect("timed out")
-}
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -60,19 +51,19 @@ async fn wildcard_runs_before_typed_handlers_in_registration_order() {
         let l = l.clone();
         d.on(ty, move |event, peer| push(&l, format!("{name}:{}:{peer}", event.event_type())));
     }
-    let outcome = within(d.dispatch(&Event::without_data("x"), &"p")).await;
+    let outcome = within("a dispatch", d.dispatch(&Event::without_data("x"), &"p")).await;
     assert_eq!(take(&l), ["w1:x:p", "w2:x:p", "x1:x:p", "x2:x:p"]);
     assert_eq!(outcome.delivered(), 4);
 
-    within(d.dispatch(&Event::without_data("z"), &"p")).await;
+    within("a dispatch", d.dispatch(&Event::without_data("z"), &"p")).await;
     assert_eq!(take(&l), ["w1:z:p", "w2:z:p"], "wildcards see types without handlers");
 
     // A wire event whose type is "*" runs the wildcards once, like event-pubsub 6.
-    within(d.dispatch(&Event::without_data("*"), &"p")).await;
+    within("a dispatch", d.dispatch(&Event::without_data("*"), &"p")).await;
     assert_eq!(take(&l), ["w1:*:p", "w2:*:p"]);
 
     d.off_all(WILDCARD);
-    let outcome = within(d.dispatch(&Event::without_data("z"), &"p")).await;
+    let outcome = within("a dispatch", d.dispatch(&Event::without_data("z"), &"p")).await;
     assert!(outcome.is_unhandled());
     assert!(take(&l).is_empty());
 }
@@ -103,7 +94,7 @@ async fn async_handler_is_awaited_before_the_next_handler_and_event() {
     assert!((&mut dispatch).now_or_never().is_none(), "dispatch waits for the async handler");
     assert_eq!(take(&l), ["async start 7 1"], "the next handler waits too");
     gate.notify_one();
-    let outcome = within(dispatch).await;
+    let outcome = within("dispatch", dispatch).await;
     assert_eq!(outcome.delivered(), 2);
     assert_eq!(take(&l), ["async end 7", "sync 1"]);
 }
@@ -130,7 +121,7 @@ async fn events_of_one_connection_reach_async_handlers_in_arrival_order() {
         });
     }
     for n in 0..10u32 {
-        within(d.dispatch(&Event::new("n", json!(n)), &0)).await;
+        within("a dispatch", d.dispatch(&Event::new("n", json!(n)), &0)).await;
     }
     assert_eq!(take(&l), (0..10).map(|n| n.to_string()).collect::<Vec<_>>());
 }
@@ -165,7 +156,7 @@ async fn connections_dispatch_concurrently_each_in_arrival_order() {
         })
         .collect();
     for reader in readers {
-        within(reader).await.unwrap();
+        within("reader", reader).await.unwrap();
     }
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 4 * 200 * 2);
@@ -185,8 +176,8 @@ async fn once_is_removed_before_it_runs() {
         c.fetch_add(1, Ordering::SeqCst);
     });
     assert_eq!(d.handler_count("x"), 1);
-    assert_eq!(within(d.dispatch(&Event::without_data("x"), &())).await.delivered(), 1);
-    assert!(within(d.dispatch(&Event::without_data("x"), &())).await.is_unhandled());
+    assert_eq!(within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await.delivered(), 1);
+    assert!(within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await.is_unhandled());
     assert_eq!(count(&runs), 1);
 
     // A once that is removed with off before its event never runs.
@@ -195,7 +186,7 @@ async fn once_is_removed_before_it_runs() {
         c.fetch_add(1, Ordering::SeqCst);
     });
     assert!(d.off(id));
-    within(d.dispatch(&Event::without_data("y"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("y"), &())).await;
     assert_eq!(count(&runs), 0);
 }
 
@@ -228,7 +219,7 @@ async fn once_fires_once_under_reentrant_dispatch() {
             }
         }
     });
-    within(d.dispatch(&Event::without_data("again"), &1)).await;
+    within("a dispatch", d.dispatch(&Event::without_data("again"), &1)).await;
     assert_eq!(count(&once_runs), 1);
     // outer dispatch, the wildcard's re-entrant dispatch, and the once handler's.
     assert_eq!(count(&on_runs), 3);
@@ -251,7 +242,7 @@ async fn once_fires_once_under_concurrent_dispatch() {
             .collect();
         let mut delivered = 0;
         for task in tasks {
-            delivered += within(task).await.unwrap();
+            delivered += within("task", task).await.unwrap();
         }
         assert_eq!((count(&runs), delivered), (1, 1));
     }
@@ -280,10 +271,10 @@ async fn off_during_dispatch_skips_the_removed_handler() {
         let l = l.clone();
         d.on("x", move |_, _| push(&l, "bystander"));
     }
-    let outcome = within(d.dispatch(&Event::without_data("x"), &())).await;
+    let outcome = within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await;
     assert_eq!(take(&l), ["remover", "bystander"]);
     assert_eq!(outcome.delivered(), 2);
-    within(d.dispatch(&Event::without_data("x"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await;
     assert_eq!(take(&l), ["remover", "bystander"]);
 }
 
@@ -307,13 +298,13 @@ async fn off_all_and_clear_during_dispatch_stop_the_rest() {
         let l = l.clone();
         d.on(ty, move |event, _| push(&l, event.event_type()));
     }
-    within(d.dispatch(&Event::without_data("a"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("a"), &())).await;
     assert_eq!(take(&l), ["wildcard"]);
     assert_eq!(d.handler_count("a"), 0);
-    within(d.dispatch(&Event::without_data("b"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("b"), &())).await;
     assert_eq!(take(&l), ["wildcard"]);
     assert_eq!((d.handler_count("*"), d.handler_count("c")), (0, 0));
-    assert!(within(d.dispatch(&Event::without_data("c"), &())).await.is_unhandled());
+    assert!(within("a dispatch", d.dispatch(&Event::without_data("c"), &())).await.is_unhandled());
 }
 
 #[tokio::test]
@@ -328,9 +319,9 @@ async fn handler_added_during_dispatch_runs_from_the_next_event() {
             weak.upgrade().unwrap().on("x", move |_, _| push(&l, "added"));
         });
     }
-    within(d.dispatch(&Event::without_data("x"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await;
     assert_eq!(take(&l), ["adder"]);
-    within(d.dispatch(&Event::without_data("x"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await;
     assert_eq!(take(&l), ["added"]);
 
     // A handler that registers itself again each time cannot loop.
@@ -342,8 +333,8 @@ async fn handler_added_during_dispatch_runs_from_the_next_event() {
         });
     }
     again(&d, &l);
-    within(d.dispatch(&Event::without_data("loop"), &())).await;
-    within(d.dispatch(&Event::without_data("loop"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("loop"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("loop"), &())).await;
     assert_eq!(take(&l), ["loop", "loop"]);
 }
 
@@ -351,7 +342,7 @@ async fn handler_added_during_dispatch_runs_from_the_next_event() {
 async fn next_error<P: std::fmt::Debug>(
     errors: &mut ipc_events::Subscription<Lifecycle<P>>,
 ) -> (Option<P>, Arc<Error>) {
-    match within(errors.next()).await {
+    match within("the next item of errors", errors.next()).await {
         Some(Lifecycle::Error { peer, error }) => (peer, error),
         other => panic!("expected an error, got {other:?}"),
     }
@@ -379,12 +370,12 @@ async fn typed_decode_error_goes_to_the_error_channel_and_others_still_run() {
     }
 
     let good = Event::new("msg", json!({"id": "a", "n": 1}));
-    let outcome = within(d.dispatch(&good, &"p1")).await;
+    let outcome = within("a dispatch", d.dispatch(&good, &"p1")).await;
     assert_eq!((outcome.delivered(), outcome.failed()), (3, 0));
     assert_eq!(take(&l), ["typed a 1 p1", "typed async 1 p1", "raw p1"]);
 
     for bad in [json!({"id": "a", "n": "one"}), json!("text"), json!(null)] {
-        let outcome = within(d.dispatch(&Event::new("msg", bad.clone()), &"p2")).await;
+        let outcome = within("a dispatch", d.dispatch(&Event::new("msg", bad.clone()), &"p2")).await;
         assert_eq!((outcome.delivered(), outcome.failed()), (1, 2), "{bad}");
         assert_eq!(take(&l), ["raw p2"]);
         for _ in 0..2 {
@@ -402,7 +393,7 @@ async fn typed_decode_error_goes_to_the_error_channel_and_others_still_run() {
     }
     // Missing data reads as null: fine for an Option.
     d.on_typed("maybe", |m: Option<Message>, _| assert_eq!(m, None));
-    let outcome = within(d.dispatch(&Event::without_data("maybe"), &"p")).await;
+    let outcome = within("a dispatch", d.dispatch(&Event::without_data("maybe"), &"p")).await;
     assert_eq!((outcome.delivered(), outcome.failed()), (1, 0));
     assert!(errors.try_recv().is_none());
 }
@@ -415,9 +406,9 @@ async fn once_typed_is_used_up_by_data_that_does_not_fit() {
     d.once_typed("n", move |_: u32, _| {
         c.fetch_add(1, Ordering::SeqCst);
     });
-    assert_eq!(within(d.dispatch(&Event::new("n", json!("x")), &())).await.failed(), 1);
+    assert_eq!(within("a dispatch", d.dispatch(&Event::new("n", json!("x")), &())).await.failed(), 1);
     next_error(&mut errors).await;
-    assert!(within(d.dispatch(&Event::new("n", json!(1)), &())).await.is_unhandled());
+    assert!(within("a dispatch", d.dispatch(&Event::new("n", json!(1)), &())).await.is_unhandled());
     assert_eq!(count(&runs), 0);
 }
 
@@ -437,7 +428,7 @@ async fn wire_events_named_like_lifecycle_events_never_fire_lifecycle_handlers()
     // Spoofing attempts: every reserved name, with data shaped like what node-ipc passes.
     for name in RESERVED_EVENT_TYPES {
         let spoof = Event::new(name, json!({"id": "evil", "message": "fake", "code": "ECONNRESET"}));
-        let outcome = within(d.dispatch(&spoof, &9)).await;
+        let outcome = within("a dispatch", d.dispatch(&spoof, &9)).await;
         assert_eq!(outcome.delivered(), 1, "{name} reaches its wire handler");
     }
     let expected: Vec<String> = RESERVED_EVENT_TYPES.iter().map(|n| format!("wire {n} 9")).collect();
@@ -450,12 +441,19 @@ async fn wire_events_named_like_lifecycle_events_never_fire_lifecycle_handlers()
         let l = l.clone();
         d.on(WILDCARD, move |event, _| push(&l, format!("wildcard {}", event.event_type())));
     }
-    let delivered = within(d.emit_lifecycle(Lifecycle::Connect(3))).await;
+    let delivered = within("a lifecycle emit", d.emit_lifecycle(Lifecycle::Connect(3))).await;
     assert_eq!(delivered, 2);
-    within(d.emit_lifecycle(Lifecycle::SocketDisconnected { peer: 3, id: Some("c1".into()) })).await;
+    within(
+        "a lifecycle emit",
+        d.emit_lifecycle(Lifecycle::SocketDisconnected { peer: 3, id: Some("c1".into()) }),
+    )
+    .await;
     assert_eq!(count(&lifecycle_runs), 2);
-    assert!(matches!(within(lifecycle.next()).await, Some(Lifecycle::Connect(3))));
-    match within(lifecycle.next()).await {
+    assert!(matches!(
+        within("the next item of lifecycle", lifecycle.next()).await,
+        Some(Lifecycle::Connect(3))
+    ));
+    match within("the next item of lifecycle", lifecycle.next()).await {
         Some(Lifecycle::SocketDisconnected { peer: 3, id: Some(id) }) => assert_eq!(id, "c1"),
         other => panic!("unexpected {other:?}"),
     }
@@ -481,14 +479,17 @@ async fn subscription_backpressure_makes_dispatch_wait_and_loses_nothing() {
     assert!((&mut third).now_or_never().is_none(), "and it keeps waiting");
     assert_eq!(take(&l), ["0", "1"], "handlers after the subscription wait as well: order is kept");
 
-    let (first, peer) = within(sub.next()).await.unwrap();
+    let (first, peer) = within("the next item of sub", sub.next()).await.unwrap();
     assert_eq!((first.data().unwrap(), peer), (json!(0), 1));
-    assert_eq!(within(third).await.delivered(), 2);
+    assert_eq!(within("third", third).await.delivered(), 2);
     assert_eq!(take(&l), ["2"]);
-    let rest: Vec<_> = [within(sub.next()).await.unwrap(), within(sub.next()).await.unwrap()]
-        .into_iter()
-        .map(|(event, _)| event.data().unwrap())
-        .collect();
+    let rest: Vec<_> = [
+        within("the next item of sub", sub.next()).await.unwrap(),
+        within("the next item of sub", sub.next()).await.unwrap(),
+    ]
+    .into_iter()
+    .map(|(event, _)| event.data().unwrap())
+    .collect();
     assert_eq!(rest, [json!(1), json!(2)]);
 }
 
@@ -505,14 +506,14 @@ async fn backpressure_holds_a_reader_until_a_slow_consumer_catches_up() {
         })
     };
     for expected in 0..1000u32 {
-        let (n, _) = within(sub.next()).await.unwrap();
+        let (n, _) = within("the next item of sub", sub.next()).await.unwrap();
         assert_eq!(n, expected);
         assert!(sub.len() <= 4);
         if expected % 100 == 0 {
             tokio::task::yield_now().await;
         }
     }
-    within(reader).await.unwrap();
+    within("reader", reader).await.unwrap();
     assert!(sub.try_recv().is_none());
 }
 
@@ -542,12 +543,12 @@ async fn subscription_reject_reports_every_overflow() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(within(sub.next()).await.unwrap().0.data().unwrap(), json!(1));
-    assert_eq!(within(typed.next()).await.unwrap().0, 1);
+    assert_eq!(within("the next item of sub", sub.next()).await.unwrap().0.data().unwrap(), json!(1));
+    assert_eq!(within("the next item of typed", typed.next()).await.unwrap().0, 1);
     let third = d.dispatch(&Event::new("tick", json!(3)), &5).now_or_never().unwrap();
     assert_eq!((third.delivered(), third.failed()), (3, 0));
-    assert_eq!(within(sub.next()).await.unwrap().0.data().unwrap(), json!(3));
-    assert_eq!(within(typed.next()).await.unwrap().0, 3);
+    assert_eq!(within("the next item of sub", sub.next()).await.unwrap().0.data().unwrap(), json!(3));
+    assert_eq!(within("the next item of typed", typed.next()).await.unwrap().0, 3);
 }
 
 #[tokio::test]
@@ -555,13 +556,16 @@ async fn typed_subscription_reports_data_that_does_not_fit() {
     let d = Dispatcher::<u8>::new();
     let mut errors = d.subscribe_lifecycle(8);
     let mut sub = d.subscribe_typed::<Message>("msg", 8);
-    let outcome = within(d.dispatch(&Event::new("msg", json!({"id": "a"})), &1)).await;
+    let outcome = within("a dispatch", d.dispatch(&Event::new("msg", json!({"id": "a"})), &1)).await;
     assert_eq!(outcome.failed(), 1);
     let (peer, error) = next_error(&mut errors).await;
     assert_eq!(peer, Some(1));
     assert!(matches!(&*error, Error::Decode { event_type, .. } if event_type == "msg"));
-    within(d.dispatch(&Event::new("msg", json!({"id": "b", "n": 2})), &1)).await;
-    assert_eq!(within(sub.next()).await.unwrap(), (Message { id: "b".into(), n: 2 }, 1));
+    within("a dispatch", d.dispatch(&Event::new("msg", json!({"id": "b", "n": 2})), &1)).await;
+    assert_eq!(
+        within("the next item of sub", sub.next()).await.unwrap(),
+        (Message { id: "b".into(), n: 2 }, 1)
+    );
 }
 
 #[tokio::test]
@@ -575,23 +579,30 @@ async fn dropping_a_subscription_unregisters_it_and_off_ends_its_stream() {
     drop(typed);
     assert_eq!(d.handler_count("x"), 0);
     drop(lifecycle);
-    assert_eq!(within(d.emit_lifecycle(Lifecycle::Start)).await, 0);
+    assert_eq!(within("a lifecycle emit", d.emit_lifecycle(Lifecycle::Start)).await, 0);
     // Once dropped, a full subscription cannot block dispatch.
-    assert!(within(d.dispatch(&Event::without_data("x"), &())).await.is_unhandled());
+    assert!(within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await.is_unhandled());
 
     let mut sub = d.subscribe(WILDCARD, 4);
-    within(d.dispatch(&Event::without_data("y"), &())).await;
+    within("a dispatch", d.dispatch(&Event::without_data("y"), &())).await;
     assert!(d.off(sub.id()));
-    assert_eq!(within(sub.next()).await.unwrap().0.event_type(), "y", "buffered items are kept");
-    assert!(within(sub.next()).await.is_none(), "then the stream ends");
+    assert_eq!(
+        within("the next item of sub", sub.next()).await.unwrap().0.event_type(),
+        "y",
+        "buffered items are kept"
+    );
+    assert!(within("the next item of sub", sub.next()).await.is_none(), "then the stream ends");
 
     let mut sub = d.subscribe("z", 4);
     d.clear();
-    assert!(within(sub.next()).await.is_none());
+    assert!(within("the next item of sub", sub.next()).await.is_none());
 
     let mut sub = d.subscribe("z", 4);
     drop(d);
-    assert!(within(sub.next()).await.is_none(), "the stream ends with the dispatcher");
+    assert!(
+        within("the next item of sub", sub.next()).await.is_none(),
+        "the stream ends with the dispatcher"
+    );
 }
 
 #[test]
@@ -605,12 +616,12 @@ async fn lifecycle_errors_carry_the_peer_and_the_cause() {
     let d = Dispatcher::<u8>::new();
     let mut events = d.subscribe_lifecycle(4);
     let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
-    within(d.emit_lifecycle(Lifecycle::error(Some(2), io))).await;
+    within("a lifecycle emit", d.emit_lifecycle(Lifecycle::error(Some(2), io))).await;
     let (peer, error) = next_error(&mut events).await;
     assert_eq!(peer, Some(2));
     assert!(matches!(&*error, Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionReset));
     let frame = CodecError::EmptyFrame;
-    within(d.emit_lifecycle(Lifecycle::error(None, frame))).await;
+    within("a lifecycle emit", d.emit_lifecycle(Lifecycle::error(None, frame))).await;
     let (peer, error) = next_error(&mut events).await;
     assert_eq!(peer, None);
     assert!(matches!(&*error, Error::Codec(CodecError::EmptyFrame)));
@@ -627,10 +638,10 @@ async fn a_handler_can_answer_its_peer() {
     });
     let (tx_a, mut rx_a) = tokio::sync::mpsc::channel(4);
     let (tx_b, mut rx_b) = tokio::sync::mpsc::channel(4);
-    within(d.dispatch(&Event::new("ping", json!(1)), &tx_a)).await;
-    within(d.dispatch(&Event::new("ping", json!(10)), &tx_b)).await;
-    assert_eq!(within(rx_a.recv()).await.unwrap(), Event::new("pong", json!(2)));
-    assert_eq!(within(rx_b.recv()).await.unwrap(), Event::new("pong", json!(11)));
+    within("a dispatch", d.dispatch(&Event::new("ping", json!(1)), &tx_a)).await;
+    within("a dispatch", d.dispatch(&Event::new("ping", json!(10)), &tx_b)).await;
+    assert_eq!(within("the next message on rx_a", rx_a.recv()).await.unwrap(), Event::new("pong", json!(2)));
+    assert_eq!(within("the next message on rx_b", rx_b.recv()).await.unwrap(), Event::new("pong", json!(11)));
     assert!(rx_a.try_recv().is_err());
 }
 
@@ -647,8 +658,8 @@ async fn weak_dispatcher_does_not_keep_it_alive() {
             let _ = tx.send(());
         }
     });
-    within(d.dispatch(&Event::without_data("x"), &())).await;
-    within(rx).await.unwrap();
+    within("a dispatch", d.dispatch(&Event::without_data("x"), &())).await;
+    within("rx", rx).await.unwrap();
     drop(d);
     assert!(weak.upgrade().is_none());
 }
@@ -682,7 +693,7 @@ async fn dropping_a_dispatch_skips_the_handlers_that_have_not_run() {
         assert!((&mut dispatch).now_or_never().is_none());
     } // dropped while the async handler waits
     assert_eq!(take(&l), ["async start"]);
-    let outcome = within(d.dispatch(&event, &())).await;
+    let outcome = within("a dispatch", d.dispatch(&event, &())).await;
     assert_eq!(outcome.delivered(), 2);
     assert_eq!(take(&l), ["async start", "async end", "sync"]);
 }

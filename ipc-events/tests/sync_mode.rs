@@ -1,20 +1,14 @@
 //! node-ipc's sync mode built from `SyncGate` and a dispatcher: one outgoing
 //! message in flight, the next released by any event from the peer.
 
-use std::future::Future;
 use std::pin::pin;
-use std::time::Duration;
 
 use futures::FutureExt;
+use interop::within;
 use ipc_codec::Event;
 use ipc_events::{Dispatcher, SyncGate, WILDCARD};
 use serde_json::json;
 use tokio::sync::mpsc;
-use tokio::time::timeout;
-
-async fn within<F: Future>(future: F) -> F::Output {
-    timeout(Duration::from_secs(10), future).await.expect("timed out")
-}
 
 /// Lets every other ready task of this current-thread runtime run until it waits.
 async fn settle() {
@@ -50,36 +44,40 @@ async fn sync_mode_releases_the_next_message_on_any_arrival() {
     for n in 1..=3 {
         emit.send(n).unwrap();
     }
-    assert_eq!(within(socket.recv()).await, Some(1), "the first message goes at once");
+    assert_eq!(
+        within("the next message on socket", socket.recv()).await,
+        Some(1),
+        "the first message goes at once"
+    );
     settle().await;
     assert!(socket.try_recv().is_err(), "the second waits for the peer");
 
-    within(dispatcher.dispatch(&Event::new("anything", json!({})), &())).await;
-    assert_eq!(within(socket.recv()).await, Some(2));
+    within("a dispatch", dispatcher.dispatch(&Event::new("anything", json!({})), &())).await;
+    assert_eq!(within("the next message on socket", socket.recv()).await, Some(2));
     settle().await;
     assert!(socket.try_recv().is_err());
 
     // Two arrivals: the first releases 3, the second leaves the queue idle...
-    within(dispatcher.dispatch(&Event::without_data("a"), &())).await;
-    within(dispatcher.dispatch(&Event::without_data("b"), &())).await;
-    assert_eq!(within(socket.recv()).await, Some(3));
+    within("a dispatch", dispatcher.dispatch(&Event::without_data("a"), &())).await;
+    within("a dispatch", dispatcher.dispatch(&Event::without_data("b"), &())).await;
+    assert_eq!(within("the next message on socket", socket.recv()).await, Some(3));
     // ...so the next message goes at once, and only that one: releases do not add up.
     emit.send(4).unwrap();
     emit.send(5).unwrap();
-    assert_eq!(within(socket.recv()).await, Some(4));
+    assert_eq!(within("the next message on socket", socket.recv()).await, Some(4));
     settle().await;
     assert!(socket.try_recv().is_err());
-    within(dispatcher.dispatch(&Event::without_data("c"), &())).await;
-    assert_eq!(within(socket.recv()).await, Some(5));
+    within("a dispatch", dispatcher.dispatch(&Event::without_data("c"), &())).await;
+    assert_eq!(within("the next message on socket", socket.recv()).await, Some(5));
 
     drop(emit);
-    within(writer).await.unwrap();
+    within("writer", writer).await.unwrap();
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_cancelled_ready_takes_no_permit() {
     let gate = SyncGate::new();
-    within(gate.ready()).await;
+    within("gate.ready()", gate.ready()).await;
     {
         let mut waiting = pin!(gate.ready());
         assert!((&mut waiting).now_or_never().is_none());

@@ -1,9 +1,9 @@
 //! Interop with real node-ipc peers, both directions, every socket kind:
 //!
-//! - node-ipc 9.2.1 (Node 20) and 14.0.0 (Node 22) servers (`interop/peers/echo-server.*`)
+//! - node-ipc 9.2.1 (Node 20) and 14.0.0 (Node 22) servers (`echoServer` of `interop/peers/common.cjs`)
 //!   answered by our framed clients, over unix, tcp, tls, udp4 and udp6;
 //! - our framed servers answering node-ipc 9.2.1 and 14.0.0 clients
-//!   (`interop/peers/transport/client.*`), over the same five;
+//!   (`interop/peers/transport/client-common.cjs`), over the same five;
 //! - the official `node-ipc = "=14.0.0"` Rust crate as a third peer over tcp and unix, both ways.
 //!
 //! Every exchange is one transcript: every golden-vector payload of
@@ -22,10 +22,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use common::certs::{pki, Pki};
-use common::within;
 use futures::StreamExt;
-use interop::{NodeIpc, PeerProcess};
+use interop::{pki, within, NodeIpc, PeerProcess, Pki};
 use ipc_codec::{Event, JsonCodec};
 use ipc_transport::local::{LocalListener, LocalStream};
 use ipc_transport::tcp::{TcpListener, TcpStream};
@@ -371,7 +369,7 @@ async fn node_client_our_server(flavor: NodeIpc, kind: Kind) {
     let who = format!("ipc-transport {} server <- {flavor} client", kind.name());
     let dir = tempfile::tempdir().unwrap();
     let pki = pki();
-    let script = rt.script(format!("transport/client.{}", flavor.script_extension())).args([
+    let script = rt.role("transport/client-common.cjs", "run").args([
         format!("version={version}"),
         format!("transport={}", kind.name()),
         format!("vectors={}", golden_path().display()),

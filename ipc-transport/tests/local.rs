@@ -9,8 +9,8 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{within, T};
 use futures::{SinkExt, StreamExt};
+use interop::within;
 use ipc_codec::{Event, JsonCodec};
 use ipc_transport::local::{LocalListener, LocalListenerOptions, LocalStream, SocketPathRules};
 use ipc_transport::{framed, Endpoint, Error, PeerAddr};
@@ -321,7 +321,7 @@ fn my_uid() -> u32 {
 async fn connect_errors_are_typed() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("app.nobody");
-    match tokio::time::timeout(T, LocalStream::connect(&missing)).await.unwrap() {
+    match within("a connect to a missing socket", LocalStream::connect(&missing)).await {
         Err(Error::Connect { endpoint, source }) => {
             assert_eq!(endpoint, format!("unix:{}", missing.display()));
             assert_eq!(source.kind(), std::io::ErrorKind::NotFound);

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{pipelined_both_ways, within};
+use common::pipelined_both_ways;
+use interop::within;
 use ipc_transport::local::{LocalListenerOptions, SocketPathRules};
 use ipc_transport::{BindOptions, ConnectOptions, Endpoint, Error, IpcListener, IpcStream, PeerAddr};
 

@@ -6,8 +6,8 @@ mod common;
 
 use std::net::{IpAddr, SocketAddr};
 
-use common::within;
 use futures::{SinkExt, StreamExt};
+use interop::within;
 use ipc_codec::{Event, JsonCodec};
 use ipc_transport::tcp::{IpFamily, TcpConnectOptions, TcpListener, TcpListenerOptions, TcpStream};
 use ipc_transport::{framed, Endpoint, Error, PeerAddr};

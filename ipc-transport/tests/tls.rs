@@ -7,9 +7,8 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::certs::{pki, Pki};
-use common::within;
 use futures::{SinkExt, StreamExt};
+use interop::{pki, within, Pki};
 use ipc_codec::{Event, JsonCodec};
 use ipc_transport::tcp::{TcpListenerOptions, TcpStream};
 use ipc_transport::tls::{TlsClientConfig, TlsListener, TlsServerConfig, TlsStream};

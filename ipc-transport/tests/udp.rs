@@ -8,8 +8,9 @@ use std::net::{SocketAddr, UdpSocket as StdUdp};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{frames, within};
+use common::frames;
 use futures::{SinkExt, StreamExt};
+use interop::within;
 use ipc_codec::{CodecError, Encoding, Event, JsonCodec, RawCodec};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
 use ipc_transport::{batch_writer, Endpoint, Error};

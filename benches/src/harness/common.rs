@@ -134,40 +134,25 @@ impl Target {
     }
 }
 
-/// The PEM files of a throw-away PKI for the TLS lanes: a CA and a
-/// certificate it signed for `localhost` and `127.0.0.1`.
+/// The PEM files of a throw-away PKI for the TLS lanes: a CA and a server
+/// certificate it signed for `localhost`, `127.0.0.1` and `::1` (interop's test
+/// PKI, which has client certificates too; the lanes do not use them).
 #[derive(Debug)]
 pub(crate) struct TlsFiles {
     pub(crate) ca: PathBuf,
     pub(crate) cert: PathBuf,
     pub(crate) key: PathBuf,
-    _dir: tempfile::TempDir,
+    _pki: interop::Pki,
 }
 
 impl TlsFiles {
     pub(crate) fn generate() -> Res<TlsFiles> {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-        let dir = tempfile::Builder::new().prefix("ipc-bench-tls-").tempdir()?;
-        let ca_key = KeyPair::generate()?;
-        let mut ca = CertificateParams::new(Vec::<String>::new())?;
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name.push(DnType::CommonName, "ipc-bench CA");
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        let ca_cert = ca.self_signed(&ca_key)?;
-        let key = KeyPair::generate()?;
-        let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-        leaf.distinguished_name.push(DnType::CommonName, "localhost");
-        let cert = leaf.signed_by(&key, &ca_cert, &ca_key)?;
-        let write = |name: &str, text: String| -> Res<PathBuf> {
-            let path = dir.path().join(name);
-            std::fs::write(&path, text)?;
-            Ok(path)
-        };
+        let pki = interop::Pki::generate()?;
         Ok(TlsFiles {
-            ca: write("ca.pem", ca_cert.pem())?,
-            cert: write("server.pem", cert.pem())?,
-            key: write("server.key", key.serialize_pem())?,
-            _dir: dir,
+            ca: pki.ca.clone(),
+            cert: pki.server_cert.clone(),
+            key: pki.server_key.clone(),
+            _pki: pki,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! The node-ipc lanes: `interop/peers/bench/bench-{server,client}.{js,mjs}`
-//! run by the pinned Node binaries, server and client both node-ipc.
+//! The node-ipc lanes: the `server` and `client` roles of
+//! `interop/peers/bench/bench-common.cjs`, run by the pinned Node binaries
+//! through interop's loaders, server and client both node-ipc.
 
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ pub(crate) fn spawn_server(
     let mut last = None;
     // node-ipc reads port 0 as 8000: pick a free port, and retry if someone takes it first.
     for _ in 0..5 {
-        let script = runtime.script(format!("bench/bench-server.{}", runtime.flavor().script_extension()));
+        let script = runtime.role("bench/bench-common.cjs", "server");
         let builder = match transport {
             Transport::Unix => script.arg("transport=unix").arg(format!("path={}", path.display())),
             Transport::Tcp | Transport::Udp => script
@@ -52,7 +53,7 @@ pub(crate) fn client(
     tls: Option<&TlsFiles>,
     timeout: Duration,
 ) -> Res<Sample> {
-    let script = runtime.script(format!("bench/bench-client.{}", runtime.flavor().script_extension()));
+    let script = runtime.role("bench/bench-common.cjs", "client");
     let name = match workload {
         Workload::RoundTrip => "rt",
         Workload::OneWay64 | Workload::OneWay1K | Workload::Large => "ow",

@@ -1,7 +1,8 @@
 'use strict';
 // Benchmark peers for `ipc-bench` (benches/src/harness): a server and a client
-// built on node-ipc, shared by the 9.2.1 (CommonJS, Node 20) and 14.0.0 (ESM,
-// Node 22) entry points. Loopback addresses and caller-given socket paths only;
+// built on node-ipc, for 9.2.1 (../load-9.cjs, Node 20) and 14.0.0
+// (../load-14.mjs, Node 22): `node ../load-9.cjs bench/bench-common.cjs server|client
+// key=value ...`. Loopback addresses and caller-given socket paths only;
 // node-ipc's logging is silenced.
 //
 // The protocol (event types; data events carry {id, seq, message} of `size` bytes):
@@ -20,6 +21,8 @@
 //   n=<events> size=<payload bytes> [window=<in flight>] [clients=<n>] [localPort=<udp port>]
 //   Stdout: `RESULT {"ms", "count", "sent", "us"}` then exit; `ERROR <text>` and exit 1 on failure.
 
+const util = require('../util.cjs');
+
 const OVERHEAD = JSON.stringify({id: 'client-1', seq: 10000, message: ''}).length;
 
 function payload(size, seq) {
@@ -27,15 +30,7 @@ function payload(size, seq) {
 }
 
 function parseArgs(argv) {
-    const args = {};
-    for (const arg of argv) {
-        const eq = arg.indexOf('=');
-        if (eq < 1) {
-            fail(`bad argument ${JSON.stringify(arg)}: expected key=value`);
-        }
-        args[arg.slice(0, eq)] = arg.slice(eq + 1);
-    }
-    return args;
+    return util.parseArgs(argv, fail);
 }
 
 function fail(message) {
@@ -43,6 +38,7 @@ function fail(message) {
     process.exit(1);
 }
 
+// Stricter than util.isLoopback (no other 127.x.y.z): the harness only ever passes these.
 function isLoopback(host) {
     return host === '127.0.0.1' || host === '::1' || host === 'localhost';
 }
@@ -134,18 +130,7 @@ function server(ipc, version, argv) {
             process.stdout.write(`READY ${JSON.stringify({version, node: process.version, transport, path: args.path || null, port})}\n`);
         };
         if (transport === 'udp4') {
-            let bound = false;
-            try {
-                srv.server.address();
-                bound = true;
-            } catch {
-                bound = false;
-            }
-            if (bound) {
-                announce();
-            } else {
-                srv.server.once('listening', announce);
-            }
+            util.whenBound(srv.server, announce);
         } else {
             announce();
         }
@@ -313,18 +298,7 @@ function client(ipc, version, argv) {
                 };
                 burst();
             };
-            let bound = false;
-            try {
-                srv.server.address();
-                bound = true;
-            } catch {
-                bound = false;
-            }
-            if (bound) {
-                go();
-            } else {
-                srv.server.once('listening', go);
-            }
+            util.whenBound(srv.server, go);
         });
         ipc.server.start();
     } else {

@@ -1,6 +1,7 @@
 'use strict';
-// The seed README's examples as peers for ipc-compat's interop tests, shared
-// by the node-ipc 9.2.1 scripts (*.js, Node 20) and the 14.0.0 ones (*.mjs, Node 22).
+// The seed README's examples as peers for ipc-compat's interop tests, for
+// node-ipc 9.2.1 (../load-9.cjs, Node 20) and 14.0.0 (../load-14.mjs, Node 22):
+// `node ../load-9.cjs compat/common.cjs world|hello key=value ...`.
 //
 // world (server): ../common.cjs's startServer (same arguments: path=... |
 //   host=127.0.0.1 port=N [udp=udp4]; config=<json merged into ipc.config>;
@@ -25,6 +26,7 @@
 //   peer exits when stdin closes.
 
 const base = require('../common.cjs');
+const {parseArgs, isLoopback, line, errorText, whenBound, onStdinLines} = require('../util.cjs');
 
 function world(ipc, version, argv) {
     base.startServer(ipc, version, argv, (type, data, socket) => {
@@ -40,12 +42,8 @@ function world(ipc, version, argv) {
     });
 }
 
-function text(error) {
-    return String(error && error.message ? error.message : error).replace(/\n/g, ' ');
-}
-
 function hello(ipc, version, argv) {
-    const args = base.parseArgs(argv);
+    const args = parseArgs(argv, base.fail);
     ipc.config.silent = true;
     ipc.config.id = args.id || 'hello';
     ipc.config.retry = 1500;
@@ -56,7 +54,7 @@ function hello(ipc, version, argv) {
     const listen = (args.listen || 'message').split(',').filter(Boolean);
     const host = args.host || '127.0.0.1';
     const port = Number(args.port);
-    if (transport !== 'unix' && !base.isLoopback(host)) {
+    if (transport !== 'unix' && !isLoopback(host)) {
         process.stderr.write(`refusing non-loopback host ${host}\n`);
         process.exit(2);
     }
@@ -84,25 +82,14 @@ function hello(ipc, version, argv) {
         emit = (type, data) => ipc.server.emit(to, type, data);
         ipc.serveNet(host, Number(args.localPort), transport, () => {
             for (const type of listen) {
-                ipc.server.on(type, (data) => base.line('EVENT', JSON.stringify({type, data})));
+                ipc.server.on(type, (data) => line('EVENT', JSON.stringify({type, data})));
             }
-            ipc.server.on('data', (data) => base.line('DATA', Buffer.from(data).toString('hex')));
+            ipc.server.on('data', (data) => line('DATA', Buffer.from(data).toString('hex')));
             const announce = () => {
                 greet();
-                base.line('READY', JSON.stringify({version, transport}));
+                line('READY', JSON.stringify({version, transport}));
             };
-            // 9.x raises 'start' before the socket is bound
-            let bound = true;
-            try {
-                ipc.server.server.address();
-            } catch {
-                bound = false;
-            }
-            if (bound) {
-                announce();
-            } else {
-                ipc.server.server.once('listening', announce);
-            }
+            whenBound(ipc.server.server, announce);
         });
         ipc.server.start();
     } else {
@@ -110,15 +97,15 @@ function hello(ipc, version, argv) {
         const setup = () => {
             const world = ipc.of.world;
             world.on('connect', () => {
-                base.line('CONNECT');
+                line('CONNECT');
                 greet();
             });
-            world.on('disconnect', () => base.line('DISCONNECT'));
-            world.on('destroy', () => base.line('DESTROY'));
-            world.on('error', (error) => base.line('ERROR', text(error)));
-            world.on('data', (data) => base.line('DATA', Buffer.from(data).toString('hex')));
+            world.on('disconnect', () => line('DISCONNECT'));
+            world.on('destroy', () => line('DESTROY'));
+            world.on('error', (error) => line('ERROR', errorText(error)));
+            world.on('data', (data) => line('DATA', Buffer.from(data).toString('hex')));
             for (const type of listen) {
-                world.on(type, (data) => base.line('EVENT', JSON.stringify({type, data})));
+                world.on(type, (data) => line('EVENT', JSON.stringify({type, data})));
             }
         };
         if (transport === 'unix') {
@@ -126,31 +113,22 @@ function hello(ipc, version, argv) {
         } else {
             ipc.connectToNet('world', host, port, setup);
         }
-        base.line('READY', JSON.stringify({version, transport}));
+        line('READY', JSON.stringify({version, transport}));
     }
 
-    let buffer = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (chunk) => {
-        buffer += chunk;
-        let nl;
-        while ((nl = buffer.indexOf('\n')) !== -1) {
-            const cmd = buffer.slice(0, nl).replace(/\r$/, '');
-            buffer = buffer.slice(nl + 1);
-            if (cmd === 'QUIT') {
-                if (!udp) {
-                    ipc.disconnect('world');
-                }
-                setTimeout(() => process.exit(0), 20);
-            } else if (cmd.startsWith('EMIT ')) {
-                const message = JSON.parse(cmd.slice(5));
-                emit(message.type, message.data);
-            } else if (cmd.startsWith('RAW ')) {
-                emit(Buffer.from(cmd.slice(4), 'hex'));
+    onStdinLines((cmd) => {
+        if (cmd === 'QUIT') {
+            if (!udp) {
+                ipc.disconnect('world');
             }
+            setTimeout(() => process.exit(0), 20);
+        } else if (cmd.startsWith('EMIT ')) {
+            const message = JSON.parse(cmd.slice(5));
+            emit(message.type, message.data);
+        } else if (cmd.startsWith('RAW ')) {
+            emit(Buffer.from(cmd.slice(4), 'hex'));
         }
     });
-    process.stdin.on('end', () => process.exit(0));
 }
 
 module.exports = {world, hello};

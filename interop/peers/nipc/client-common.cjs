@@ -1,6 +1,7 @@
 'use strict';
-// An interactive node-ipc client for nipc's end-to-end tests (shared by
-// client.js for node-ipc 9.2.1 and client.mjs for node-ipc 14.0.0).
+// An interactive node-ipc client for nipc's end-to-end tests, for node-ipc
+// 9.2.1 and 14.0.0: `node ../load-9.cjs nipc/client-common.cjs run key=value ...`
+// (or ../load-14.mjs).
 //
 // Arguments (key=value):
 //   path=<socket path>                       connectTo over a Unix socket
@@ -20,40 +21,11 @@
 //   RAW <text>        raw-buffer mode: emit(text), which node-ipc turns into bytes with config.encoding
 // Exits when stdin closes.
 
-const LIFECYCLE = new Set(['connect', 'disconnect', 'destroy', 'error', 'close', 'start', 'socket.disconnected', 'data']);
+const {parseArgs, isLoopback, line, looksLikeSocket, errorText, LIFECYCLE, whenBound, onStdinLines} = require('../util.cjs');
 
 function fail(message) {
     process.stderr.write(`${message}\n`);
     process.exit(2);
-}
-
-function line(tag, payload) {
-    process.stdout.write(payload === undefined ? `${tag}\n` : `${tag} ${payload}\n`);
-}
-
-function parseArgs(argv) {
-    const args = {};
-    for (const arg of argv) {
-        const eq = arg.indexOf('=');
-        if (eq < 1) {
-            fail(`bad argument ${JSON.stringify(arg)}: expected key=value`);
-        }
-        args[arg.slice(0, eq)] = arg.slice(eq + 1);
-    }
-    return args;
-}
-
-function isLoopback(host) {
-    return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-function looksLikeSocket(value) {
-    return value !== null && typeof value === 'object' &&
-        (typeof value.write === 'function' || ('address' in value && 'port' in value));
-}
-
-function errorText(error) {
-    return String(error && error.message ? error.message : error).replace(/\n/g, ' ');
 }
 
 /** Wraps `target.publish` to report what node-ipc dispatches; `wire(rest)` says whether it is a wire event. */
@@ -72,7 +44,7 @@ function observe(target, wire) {
 }
 
 function run(ipc, version, argv) {
-    const args = parseArgs(argv);
+    const args = parseArgs(argv, fail);
     ipc.config.silent = true;
     ipc.config.maxRetries = 0;
     ipc.config.stopRetrying = true;
@@ -93,14 +65,7 @@ function run(ipc, version, argv) {
         const target = {address: host, port};
         send = (type, has, data) => has ? ipc.server.emit(target, type, data) : ipc.server.emit(target, type);
         ipc.serveNet(host, localPort, args.udp, () => {
-            const announce = () => line('READY', JSON.stringify({version, transport: args.udp}));
-            // 9.x fires 'start' right after calling bind(), before the socket is bound.
-            try {
-                ipc.server.server.address();
-                announce();
-            } catch {
-                ipc.server.server.once('listening', announce);
-            }
+            whenBound(ipc.server.server, () => line('READY', JSON.stringify({version, transport: args.udp})));
         });
         observe(ipc.server, (rest) => rest.length === 2 && looksLikeSocket(rest[1]));
         ipc.server.start();
@@ -131,25 +96,16 @@ function run(ipc, version, argv) {
         };
     }
 
-    let buffer = '';
-    process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (chunk) => {
-        buffer += chunk;
-        let nl;
-        while ((nl = buffer.indexOf('\n')) !== -1) {
-            const cmd = buffer.slice(0, nl).replace(/\r$/, '');
-            buffer = buffer.slice(nl + 1);
-            if (cmd.startsWith('EMIT ')) {
-                const message = JSON.parse(cmd.slice(5));
-                send(message.type, 'data' in message, message.data);
-            } else if (cmd.startsWith('RAW ')) {
-                send(cmd.slice(4), false);
-            } else if (cmd.trim() !== '') {
-                process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n`);
-            }
+    onStdinLines((cmd) => {
+        if (cmd.startsWith('EMIT ')) {
+            const message = JSON.parse(cmd.slice(5));
+            send(message.type, 'data' in message, message.data);
+        } else if (cmd.startsWith('RAW ')) {
+            send(cmd.slice(4), false);
+        } else if (cmd.trim() !== '') {
+            process.stderr.write(`unknown command ${JSON.stringify(cmd)}\n`);
         }
     });
-    process.stdin.on('end', () => process.exit(0));
 }
 
 module.exports = {run};

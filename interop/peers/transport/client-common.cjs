@@ -1,6 +1,6 @@
 'use strict';
-// Client side of ipc-transport's interop tests (shared by client.js for
-// node-ipc 9.2.1 and client.mjs for node-ipc 14.0.0).
+// Client side of ipc-transport's interop tests, for node-ipc 9.2.1 and 14.0.0:
+// `node ../load-9.cjs transport/client-common.cjs run key=value ...` (or ../load-14.mjs).
 //
 // The peer connects to a Rust server (unix, tcp, tls), or binds its own UDP
 // socket and sends to a Rust UDP endpoint (udp4, udp6: node-ipc has no UDP
@@ -27,32 +27,11 @@
 // Exits when stdin closes (the test holds it open).
 
 const fs = require('fs');
-
-const LIFECYCLE = new Set(['connect', 'disconnect', 'destroy', 'error', 'close', 'start', 'socket.disconnected', 'data']);
+const {parseArgs, isLoopback, line, looksLikeSocket, errorText, LIFECYCLE, whenBound} = require('../util.cjs');
 
 function fail(message) {
     process.stderr.write(`${message}\n`);
     process.exit(2);
-}
-
-function line(tag, payload) {
-    process.stdout.write(payload === undefined ? `${tag}\n` : `${tag} ${payload}\n`);
-}
-
-function parseArgs(argv) {
-    const args = {};
-    for (const arg of argv) {
-        const eq = arg.indexOf('=');
-        if (eq < 1) {
-            fail(`bad argument ${JSON.stringify(arg)}: expected key=value`);
-        }
-        args[arg.slice(0, eq)] = arg.slice(eq + 1);
-    }
-    return args;
-}
-
-function isLoopback(host) {
-    return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function transcript(args, version) {
@@ -82,14 +61,9 @@ function transcript(args, version) {
     return messages;
 }
 
-function looksLikeSocket(value) {
-    return value !== null && typeof value === 'object' &&
-        (typeof value.write === 'function' || ('address' in value && 'port' in value));
-}
-
 /** Runs the client; `ipc` is the node-ipc singleton of `version`. */
 function run(ipc, version, argv) {
-    const args = parseArgs(argv);
+    const args = parseArgs(argv, fail);
     ipc.config.silent = true;
     ipc.config.maxRetries = 0;
     ipc.config.stopRetrying = true;
@@ -128,8 +102,7 @@ function run(ipc, version, argv) {
     }
 
     function onError(error) {
-        const message = String(error && error.message ? error.message : error).replace(/\n/g, ' ');
-        line('ERROR', message);
+        line('ERROR', errorText(error));
     }
 
     if (transport === 'udp4' || transport === 'udp6') {
@@ -157,21 +130,7 @@ function run(ipc, version, argv) {
                 }
             }
         };
-        ipc.serveNet(host, localPort, transport, () => {
-            // 9.x fires 'start' right after calling bind(), before the socket is bound.
-            let bound = false;
-            try {
-                server.server.address();
-                bound = true;
-            } catch {
-                bound = false;
-            }
-            if (bound) {
-                go();
-            } else {
-                server.server.once('listening', go);
-            }
-        });
+        ipc.serveNet(host, localPort, transport, () => whenBound(server.server, go));
         server = ipc.server;
         const publish = server.publish;
         server.publish = function (type, ...rest) {

@@ -1,31 +1,18 @@
-//! Helpers shared by ipc-compat's integration tests: timeouts on every await,
-//! quiet configs, lifecycle waits, process resource readings, child processes
-//! to kill, and a test PKI (with expired and foreign certificates).
+//! Helpers shared by ipc-compat's integration tests: quiet configs, lifecycle
+//! waits, process resource readings and child processes to kill. Timeouts on
+//! awaits (`interop::within`) and the test PKI (`interop::pki`) come from interop.
 #![allow(dead_code, unreachable_pub)]
 
-use std::future::Future;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
+use interop::within;
 use ipc_compat::{Config, Error, Lifecycle, Subscription};
 
-/// How long any single await of a test may take.
+/// How long a child process may stay silent.
 pub const STEP: Duration = Duration::from_secs(20);
-
-/// Awaits `fut`, failing the test after [`STEP`].
-pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
-    within_for(STEP, what, fut).await
-}
-
-/// Awaits `fut`, failing the test after `limit`.
-pub async fn within_for<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
-    }
-}
 
 /// A silent 9.x config with its socket root in `dir` and a short retry.
 pub fn v9(dir: &Path) -> Config {
@@ -248,84 +235,6 @@ pub fn tell_parent(line: impl std::fmt::Display) {
     // on a line of its own: libtest's "test name ... " has no newline yet
     writeln!(out, "\n@{line}").unwrap();
     out.flush().unwrap();
-}
-
-/// PEM files of a test PKI, made now: a CA with a server (localhost,
-/// 127.0.0.1, ::1) and a client certificate, the same two already expired, and an unrelated CA with a
-/// client certificate of its own.
-pub struct Pki {
-    pub dir: tempfile::TempDir,
-    pub ca: PathBuf,
-    pub server_key: PathBuf,
-    pub server_cert: PathBuf,
-    pub client_key: PathBuf,
-    pub client_cert: PathBuf,
-    pub expired_server_key: PathBuf,
-    pub expired_server_cert: PathBuf,
-    pub expired_client_key: PathBuf,
-    pub expired_client_cert: PathBuf,
-    pub other_ca: PathBuf,
-    pub other_client_key: PathBuf,
-    pub other_client_cert: PathBuf,
-}
-
-pub fn pki() -> Pki {
-    use rcgen::{
-        date_time_ymd, BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair, KeyUsagePurpose, SanType,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let ca = |name: &str| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
-        (params.self_signed(&key).unwrap(), key)
-    };
-    let leaf = |issuer: &(Certificate, KeyPair), server: bool, expired: bool| {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-        params.subject_alt_names.push(SanType::IpAddress("::1".parse().unwrap()));
-        params.extended_key_usages = vec![if server {
-            ExtendedKeyUsagePurpose::ServerAuth
-        } else {
-            ExtendedKeyUsagePurpose::ClientAuth
-        }];
-        if expired {
-            params.not_before = date_time_ymd(2020, 1, 1);
-            params.not_after = date_time_ymd(2021, 1, 1);
-        }
-        (params.signed_by(&key, &issuer.0, &issuer.1).unwrap(), key)
-    };
-    let root = ca("ipc-compat fault-test CA");
-    let other = ca("some other CA");
-    let write = |name: &str, pem: String| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, pem).unwrap();
-        path
-    };
-    let (server, server_key) = leaf(&root, true, false);
-    let (client, client_key) = leaf(&root, false, false);
-    let (old_server, old_server_key) = leaf(&root, true, true);
-    let (old_client, old_client_key) = leaf(&root, false, true);
-    let (stranger, stranger_key) = leaf(&other, false, false);
-    Pki {
-        ca: write("ca.pem", root.0.pem()),
-        server_key: write("server.key", server_key.serialize_pem()),
-        server_cert: write("server.pub", server.pem()),
-        client_key: write("client.key", client_key.serialize_pem()),
-        client_cert: write("client.pub", client.pem()),
-        expired_server_key: write("expired-server.key", old_server_key.serialize_pem()),
-        expired_server_cert: write("expired-server.pub", old_server.pem()),
-        expired_client_key: write("expired-client.key", old_client_key.serialize_pem()),
-        expired_client_cert: write("expired-client.pub", old_client.pem()),
-        other_ca: write("other-ca.pem", other.0.pem()),
-        other_client_key: write("other-client.key", stranger_key.serialize_pem()),
-        other_client_cert: write("other-client.pub", stranger.pem()),
-        dir,
-    }
 }
 
 /// Things handlers saw, in order, that a test can wait on without polling.

@@ -1,25 +1,15 @@
 //! Scenarios every stream kind must pass, and small helpers.
 #![allow(dead_code, unreachable_pub)]
 
-pub mod certs;
-
-use std::future::Future;
 use std::io;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
+use interop::within;
 use ipc_codec::{CodecError, Event, JsonCodec};
 use ipc_transport::{batch_writer, framed};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-
-/// The longest any single step of a test may take.
-pub const T: Duration = Duration::from_secs(30);
-
-/// Awaits `fut`, failing the test after [`T`].
-pub async fn within<F: Future>(what: &str, fut: F) -> F::Output {
-    tokio::time::timeout(T, fut).await.unwrap_or_else(|_| panic!("timed out: {what}"))
-}
 
 /// Each side sends `n` events through a batching writer while reading the
 /// other side's `n`; both must arrive complete and in order.

@@ -8,8 +8,8 @@
 #[path = "nipc/harness.rs"]
 mod harness;
 
-use harness::{free_udp_port, nipc_peer, pki, run, Nipc, Pki, STEP};
-use interop::{NodeIpc, PeerBuilder, PeerProcess};
+use harness::{free_udp_port, run, Nipc, STEP};
+use interop::{pki, NodeIpc, PeerBuilder, PeerProcess, Pki};
 use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,7 +179,7 @@ fn serve_node_client(flavor: NodeIpc, kind: Kind) {
     let listening = nipc.stderr_until("listening on ");
     let port: u16 = listening.rsplit(':').next().unwrap().parse().unwrap_or(0);
 
-    let client = rt.script(nipc_peer(flavor, "client"));
+    let client = rt.role("nipc/client-common.cjs", "run");
     let local_port = free_udp_port();
     let client = match kind {
         Kind::Unix => client.arg(format!("path={}", socket.display())),
@@ -250,7 +250,7 @@ fn raw_connect(flavor: NodeIpc, kind: Kind) {
     let (dir, pki) = (tempfile::tempdir().unwrap(), pki());
     let config = json!({"rawBuffer": true, "encoding": "hex"});
     let (_server, endpoint, extra) =
-        node_server(rt.script(nipc_peer(flavor, "raw-echo")), kind, &dir, &pki, config);
+        node_server(rt.role("common.cjs", "rawEchoServer"), kind, &dir, &pki, config);
     let mut nipc = Nipc::spawn(args(&["connect", "--raw", "--encoding", "hex", &endpoint], &extra));
     nipc.stderr_until("connected to");
     nipc.send("68656c6c6f0c7b7d00ff");
@@ -272,7 +272,7 @@ fn raw_serve(flavor: NodeIpc, kind: Kind) {
     nipc.stderr_until("listening on ");
     let config = json!({"rawBuffer": true, "encoding": "hex"});
     let (mut client, _ready) = rt
-        .script(nipc_peer(flavor, "client"))
+        .role("nipc/client-common.cjs", "run")
         .args([format!("path={}", socket.display()), format!("config={config}")])
         .spawn_ready(STEP)
         .unwrap_or_else(|e| panic!("node client: {e}"));

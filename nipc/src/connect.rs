@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use futures::{SinkExt, StreamExt};
 use ipc_codec::CodecError;
 
-use crate::args::{Mode, Settings};
+use crate::args::Settings;
 use crate::lines::{Line, Printer, StdinLines};
-use crate::wire::{self, Framed, Incoming, Link, Outgoing, Udp, WireCodec, LINGER};
-use crate::{note, Failure};
+use crate::message::{Incoming, Mode, Outgoing};
+use crate::report::{note, Failure};
+use crate::wire::{self, Framed, Link, Udp, WireCodec, LINGER};
 
 /// Runs `nipc connect`: exits (Ok) once stdin has ended and everything is written.
 pub(crate) async fn run(settings: &Settings) -> Result<(), Failure> {

@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::StreamExt;
 use ipc_transport::{BatchSender, IpcListener, PeerAddr};
 
-use crate::args::{Mode, Settings};
+use crate::args::Settings;
 use crate::lines::{Line, Printer, StdinLines, Target};
-use crate::wire::{self, Bound, Framed, Outgoing, Udp, WireCodec};
-use crate::{note, Failure};
+use crate::message::{Mode, Outgoing};
+use crate::report::{note, Failure};
+use crate::wire::{self, Bound, Framed, Udp, WireCodec};
 
 /// Runs `nipc serve` until SIGINT or SIGTERM (Ok) or a failure of the listener.
 pub(crate) async fn run(settings: &Settings) -> Result<(), Failure> {

@@ -11,65 +11,29 @@
 //! and skipped; it does not change the exit code.
 #![forbid(unsafe_code)]
 
-mod args;
-mod connect;
-mod emit;
+// The modules form layers, and each imports only from the layers above it.
+// Shared types, and what goes to stderr:
+mod message;
+mod report;
+
+// Lines on stdin and stdout:
 mod lines;
-mod serve;
+
+// The command line:
+mod args;
+
+// Sockets and codecs:
 mod wire;
 
-use std::fmt;
+// The commands:
+mod connect;
+mod emit;
+mod serve;
+
 use std::process::ExitCode;
 
 use args::Command;
-
-/// Why `nipc` stops early: a message for stderr and the exit code.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    /// 1 for runtime failures, 2 for bad arguments.
-    code: u8,
-    /// One line, without the `nipc: ` prefix.
-    message: String,
-}
-
-impl Failure {
-    /// Bad arguments (exit code 2).
-    pub(crate) fn usage(message: impl Into<String>) -> Failure {
-        Failure { code: 2, message: message.into() }
-    }
-
-    /// A runtime failure (exit code 1).
-    pub(crate) fn runtime(message: impl Into<String>) -> Failure {
-        Failure { code: 1, message: message.into() }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Keep it to one line whatever the source said.
-        f.write_str(&self.message.replace(['\n', '\r'], " "))
-    }
-}
-
-impl From<ipc_transport::Error> for Failure {
-    fn from(err: ipc_transport::Error) -> Failure {
-        use ipc_transport::Error as E;
-        match err {
-            E::InvalidEndpoint { .. } | E::UnsupportedEndpoint { .. } | E::TlsConfig { .. } => {
-                Failure::usage(err.to_string())
-            }
-            other => Failure::runtime(other.to_string()),
-        }
-    }
-}
-
-/// Prints one `nipc: ...` line on stderr.
-macro_rules! note {
-    ($($arg:tt)*) => {
-        $crate::lines::note(format_args!($($arg)*))
-    };
-}
-pub(crate) use note;
+use report::{note, Failure};
 
 fn main() -> ExitCode {
     let settings = match args::parse() {

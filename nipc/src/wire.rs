@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use ipc_codec::{CodecError, ContinueOnError, Event, JsonCodec, RawCodec};
 use ipc_transport::tls::{TlsClientConfig, TlsServerConfig};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
@@ -13,33 +13,14 @@ use ipc_transport::{
 };
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::args::{Mode, Settings};
-use crate::Failure;
+use crate::args::Settings;
+use crate::message::{Incoming, Mode, Outgoing};
+use crate::report::{note, Failure};
 
 /// How long `connect` and `emit` wait, after their last write, for the server
 /// to close its side (node's sockets close once they see our end), so that
 /// replies already on their way are printed and nothing is reset.
 pub(crate) const LINGER: Duration = Duration::from_secs(1);
-
-/// Something read: an event, a raw chunk, or a frame the codec rejected.
-#[derive(Debug)]
-pub(crate) enum Incoming {
-    /// A JSON frame.
-    Event(Event),
-    /// Raw-buffer bytes, as one read delivered them.
-    Chunk(Bytes),
-    /// A bad frame; the decoder has moved past it.
-    Bad(CodecError),
-}
-
-/// Something to send.
-#[derive(Debug, Clone)]
-pub(crate) enum Outgoing {
-    /// A JSON frame.
-    Event(Event),
-    /// Raw-buffer bytes.
-    Chunk(Bytes),
-}
 
 /// JSON frames (bad ones reported, then skipped) or raw buffers.
 #[derive(Debug, Clone)]
@@ -138,7 +119,7 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Link, Failure> {
         let local = settings.bind.unwrap_or_else(|| crate::args::default_bind(endpoint));
         let udp = UdpEndpoint::bind_with(local, codec, udp_options(&settings.mode)).await?;
         let bound = udp.local_addr().map_err(|e| Failure::runtime(format!("local address: {e}")))?;
-        crate::note!("sending to {} from {}", PeerAddr::Udp(target), PeerAddr::Udp(bound));
+        note!("sending to {} from {}", PeerAddr::Udp(target), PeerAddr::Udp(bound));
         return Ok(Link::Udp(Box::new(udp), target));
     }
     let files = &settings.tls;
@@ -148,7 +129,7 @@ pub(crate) async fn connect(settings: &Settings) -> Result<Link, Failure> {
     }
     let options = ConnectOptions::default().socket_path_rules(settings.path_rules.clone()).tls(tls);
     let stream = IpcStream::connect(endpoint, &options).await?;
-    crate::note!("connected to {}", local_name(endpoint, settings));
+    note!("connected to {}", local_name(endpoint, settings));
     Ok(Link::Stream(ipc_transport::framed(stream, codec)))
 }
 

@@ -3,8 +3,9 @@
 use futures::{SinkExt, StreamExt};
 
 use crate::args::Settings;
-use crate::wire::{self, Link, Outgoing, WireCodec, LINGER};
-use crate::Failure;
+use crate::message::Outgoing;
+use crate::report::Failure;
+use crate::wire::{self, Link, WireCodec, LINGER};
 
 /// Runs `nipc emit` with `message` (already parsed from the arguments).
 pub(crate) async fn run(settings: &Settings, message: &Outgoing) -> Result<(), Failure> {

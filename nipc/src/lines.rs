@@ -3,8 +3,6 @@
 //! `nipc: ...` notes on stderr.
 
 use std::borrow::Cow;
-use std::fmt;
-use std::io::Write as _;
 
 use bytes::Bytes;
 use ipc_codec::{Encoding, Event};
@@ -14,14 +12,8 @@ use serde_json::value::RawValue;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::args::Mode;
-use crate::wire::{Incoming, Outgoing};
-
-/// Writes `nipc: <message>` on stderr, kept to one line.
-pub(crate) fn note(message: fmt::Arguments<'_>) {
-    let text = message.to_string().replace(['\n', '\r'], " ");
-    let _ = writeln!(std::io::stderr().lock(), "nipc: {text}");
-}
+use crate::message::{Incoming, Mode, Outgoing};
+use crate::report::note;
 
 /// Where a stdin line of `nipc serve` goes (`"to"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,7 +257,7 @@ impl Printer {
                     };
                     if let Err(e) = written.await {
                         failed = true;
-                        note(format_args!("cannot write to stdout: {e}"));
+                        note!("cannot write to stdout: {e}");
                     }
                 }
                 buf.clear();
@@ -289,8 +281,8 @@ impl Printer {
             None => {
                 if let Incoming::Bad(e) = item {
                     match peer {
-                        Some(peer) => note(format_args!("bad frame from {peer}: {e}")),
-                        None => note(format_args!("bad frame: {e}")),
+                        Some(peer) => note!("bad frame from {peer}: {e}"),
+                        None => note!("bad frame: {e}"),
                     }
                 }
             }
@@ -340,7 +332,7 @@ impl StdinLines {
             match parse_line(&self.mode, &self.buf) {
                 Ok(Some(line)) => return Ok(Some((self.number, line))),
                 Ok(None) => {}
-                Err(reason) => note(format_args!("stdin line {}: {reason}; skipped", self.number)),
+                Err(reason) => note!("stdin line {}: {reason}; skipped", self.number),
             }
         }
     }

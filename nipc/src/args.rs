@@ -9,8 +9,8 @@ use ipc_transport::local::SocketPathRules;
 use ipc_transport::Endpoint;
 
 use crate::lines;
-use crate::wire::Outgoing;
-use crate::Failure;
+use crate::message::{Mode, Outgoing};
+use crate::report::Failure;
 
 const AFTER_HELP: &str = "\
 ENDPOINT is one of
@@ -133,20 +133,6 @@ pub(crate) enum Command {
     Connect,
     /// `nipc emit`, with the message already built (and checked).
     Emit(Outgoing),
-}
-
-/// How messages are framed.
-#[derive(Debug, Clone)]
-pub(crate) enum Mode {
-    /// node-ipc's JSON frames.
-    Json {
-        /// Decodes and encodes frames (delimiter, profile, limits).
-        codec: Box<JsonCodec>,
-        /// `--id`: announced in the data of what we send.
-        id: Option<String>,
-    },
-    /// node-ipc's raw-buffer mode; lines are payloads in this encoding.
-    Raw(Encoding),
 }
 
 /// The TLS files given.
