@@ -1,22 +1,13 @@
 //! A serde `Serializer` that writes JSON exactly as `JSON.stringify` does,
 //! straight into the frame buffer.
 //!
-//! Byte for byte what ipc-codec wrote before: serde_json 1.0.154's
-//! `Serializer` (compact) with floats spelled as JavaScript spells them
-//! ([`write_js_number`]), method for method, map keys, enums, bytes,
-//! `RawValue` and errors included. It exists because serde_json escapes
-//! strings one byte at a time and calls its `io::Write` for every fragment:
-//! a profile of our sender of 64-byte events had `serialize_str` at 30% and
-//! memmove at 12%, and 1 MiB strings topped out near 1 GB/s. Here plain runs
-//! are skipped eight bytes at a time and copied with one append, and nothing
-//! goes through `io::Write`.
-//!
-//! `cargo bench -p benches --bench codec -- encode`, before → after (two runs
-//! each, 2 shared cores): a 1 MiB plain string 1.2-1.3 → 3.1-3.5 GiB/s, one
-//! with an escape on every line 0.74-0.79 → 0.97-1.28 GiB/s; 64 KiB payloads
-//! 20-21k → 55-59k frames/s; 1 KiB 1.0-1.2M → 1.9-2.5M/s; 64 B 7.6-7.7M →
-//! 7.8-8.2M/s (an interleaved A/B of both versions, best of 200 batches:
-//! 110 → 91 ns per frame).
+//! Byte for byte what serde_json 1.0.154's compact `Serializer` writes, with
+//! floats spelled as JavaScript spells them ([`write_js_number`]): method for
+//! method, map keys, enums, bytes, `RawValue` and errors included. It is our
+//! own because serde_json escapes strings one byte at a time and calls its
+//! `io::Write` for every fragment, which led the sender's profile. Here plain
+//! runs are found eight bytes at a time and appended at once, and nothing goes
+//! through `io::Write` (figures: BENCHMARKS.md, "JSON writer").
 
 use std::fmt::{self, Display};
 
