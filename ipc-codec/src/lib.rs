@@ -39,7 +39,6 @@ mod delimited;
 mod error;
 mod event;
 mod frame_parse;
-mod js_format;
 mod js_writer;
 mod json;
 mod json_validate;

@@ -24,7 +24,7 @@ mod serializer;
 use serde::Serialize;
 
 pub(crate) use escape::write_quoted;
-pub(crate) use output::Output;
+use output::Output;
 use serializer::JsSerializer;
 
 /// Appends `value` as compact JSON with JavaScript's number spelling.
@@ -82,6 +82,15 @@ mod tests {
         assert_eq!(key_must_be_a_string().to_string(), "key must be a string");
         assert_eq!(float_key_must_be_finite().to_string(), "float key must be finite (got NaN or +/-inf)");
         assert_eq!(invalid_raw_value().to_string(), "expected value");
+    }
+
+    /// NaN and infinities are `null`, as in serde_json and `JSON.stringify`.
+    #[test]
+    fn non_finite_floats_are_null() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(ours(&v).unwrap(), b"null", "{v}");
+            assert_eq!(ours(&(v as f32)).unwrap(), b"null", "{v}");
+        }
     }
 
     #[test]
