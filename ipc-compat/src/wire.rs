@@ -4,8 +4,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use ipc_codec::{CodecError, Encoding, Event, JsonCodec, RawCodec};
-use ipc_transport::PartialFrameDeadline;
+use ipc_codec::{CodecError, Encoding, Event, JsonCodec, PartialFrameDeadline, RawCodec};
 use serde::Serialize;
 use tokio_util::codec::{Decoder, Encoder};
 

@@ -86,7 +86,7 @@ pub mod udp;
 pub use batch::{batch_writer, send_batch, BatchSender, BatchWriter, WriterClosed, DEFAULT_MAX_BATCH};
 pub use endpoint::Endpoint;
 pub use error::Error;
-pub use framed::{framed, IpcFramed, PartialFrameDeadline};
+pub use framed::{framed, IpcFramed};
 pub use peer::PeerAddr;
 
 /// node-ipc's default `maxConnections`: how many connections a listener keeps open at once.

@@ -12,10 +12,11 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures::{Sink, Stream};
+use ipc_codec::PartialFrameDeadline;
 use ipc_transport::local::{LocalListener, LocalListenerOptions};
 use ipc_transport::tcp::{TcpListener, TcpListenerOptions};
 use ipc_transport::tls::{TlsListener, TlsServerConfig};
-use ipc_transport::{IpcFramed, PartialFrameDeadline};
+use ipc_transport::IpcFramed;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::codec::{Decoder, Encoder};

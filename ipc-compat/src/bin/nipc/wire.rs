@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use ipc_codec::{CodecError, ContinueOnError, Event, JsonCodec, RawCodec};
+use ipc_codec::{CodecError, ContinueOnError, Event, JsonCodec, PartialFrameDeadline, RawCodec};
 use ipc_transport::local::{LocalListener, LocalListenerOptions, LocalStream};
 use ipc_transport::tcp::{TcpConnectOptions, TcpListener, TcpListenerOptions, TcpStream};
 use ipc_transport::tls::{TlsClientConfig, TlsListener, TlsServerConfig, TlsStream};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
-use ipc_transport::{Endpoint, PartialFrameDeadline, PeerAddr};
+use ipc_transport::{Endpoint, PeerAddr};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder};
 
