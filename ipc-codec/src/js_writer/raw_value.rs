@@ -30,6 +30,7 @@ pub(super) fn invalid_raw_value() -> Error {
     serde_json_error(&RawValueWithoutToken, "expected value")
 }
 
+/// "expected RawValue"
 #[cold]
 fn expected_raw_value() -> Error {
     ser::Error::custom("expected RawValue")
