@@ -39,7 +39,8 @@ pub enum CodecError {
         /// The start of the frame.
         excerpt: Excerpt,
     },
-    /// The frame is not valid JSON (syntax, nesting deeper than 128, trailing bytes).
+    /// The frame is not valid JSON (syntax, trailing bytes). Nesting depth is not
+    /// limited here; building deep data into a value is ([`CodecError::Data`]).
     #[error("frame of {len} bytes is not valid JSON ({source}): {excerpt}")]
     InvalidJson {
         /// The frame's length in bytes.

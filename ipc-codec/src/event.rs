@@ -154,7 +154,8 @@ impl Event {
     /// # Errors
     ///
     /// [`CodecError::Data`] for the rare valid JSON that a `Value` cannot hold,
-    /// such as the number `1e400` (JavaScript reads it as `Infinity`).
+    /// such as the number `1e400` (JavaScript reads it as `Infinity`) or data
+    /// nested deeper than serde_json's limit of 128.
     pub fn data(&self) -> Result<Value, CodecError> {
         self.data_as()
     }

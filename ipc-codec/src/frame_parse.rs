@@ -1,5 +1,5 @@
 //! Reading one delimited frame into an [`Event`]: the whole frame validated,
-//! type and data kept as slices of it.
+//! the data kept as a slice of it.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -37,8 +37,9 @@ impl TypeCache {
     }
 }
 
-/// Validates a whole frame and builds an event whose type and data are slices
-/// of the frame (the type is copied only when it contained escapes).
+/// Validates a whole frame and builds an event whose data is a slice of the
+/// frame; the type is copied into a `CompactString` (inline up to 24 bytes),
+/// or, in the canonical layout, reused from `types` when it repeats.
 pub(crate) fn parse_frame(frame: Bytes, rules: &Rules, types: &mut TypeCache) -> Result<Event, CodecError> {
     if frame.is_empty() {
         return Err(CodecError::EmptyFrame);

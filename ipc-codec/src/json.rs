@@ -127,7 +127,9 @@ impl JsonCodec {
         self.frames.partial_since()
     }
 
-    /// When the incomplete frame now buffered must be finished by.
+    /// When the incomplete frame now buffered must be finished by: this
+    /// codec's [`PartialFrameDeadline`](crate::PartialFrameDeadline), callable
+    /// without importing the trait.
     pub fn partial_frame_deadline(&self) -> Option<Instant> {
         Some(self.frames.partial_since()? + self.rules.message_timeout()?)
     }

@@ -35,11 +35,11 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod continue_on_error;
+mod deadline;
 mod delimited;
 mod error;
 mod event;
 mod frame_parse;
-mod js_format;
 mod js_writer;
 mod json;
 mod json_validate;
@@ -49,6 +49,7 @@ mod raw;
 mod rules;
 
 pub use continue_on_error::ContinueOnError;
+pub use deadline::PartialFrameDeadline;
 pub use delimited::DEFAULT_DELIMITER;
 pub use error::{CodecError, Excerpt, EXCERPT_LEN};
 pub use event::Event;

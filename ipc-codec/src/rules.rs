@@ -186,7 +186,9 @@ impl Rules {
     }
 
     /// The deadline for an incomplete frame, if any. Codecs track when the
-    /// current incomplete frame began; transports enforce the deadline.
+    /// current incomplete frame began and report when it must be finished by
+    /// ([`PartialFrameDeadline`](crate::PartialFrameDeadline)); transports
+    /// enforce it.
     pub fn message_timeout(&self) -> Option<Duration> {
         self.message_timeout
     }

@@ -3,8 +3,7 @@
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use ipc_codec::{CodecError, ContinueOnError, Encoding, Event, JsonCodec, RawCodec};
-use ipc_transport::PartialFrameDeadline;
+use ipc_codec::{CodecError, ContinueOnError, Encoding, Event, JsonCodec, PartialFrameDeadline, RawCodec};
 use serde::Serialize;
 use tokio_util::codec::{Decoder, Encoder};
 

@@ -6,46 +6,13 @@ use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::BytesMut;
 use futures::{Sink, Stream};
-use ipc_codec::{ContinueOnError, JsonCodec, MsgPackCodec, RawCodec};
+use ipc_codec::PartialFrameDeadline;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 use tokio_util::codec::{Decoder, Encoder, Framed, FramedRead};
-
-/// A codec that may hold an incomplete frame with a deadline (node-ipc 14's
-/// `messageTimeout`, in the Guarded and Assured profiles).
-///
-/// [`IpcFramed`] closes the stream once the deadline passes. Implement it for
-/// your own codec with an empty `impl` when it has no such deadline.
-pub trait PartialFrameDeadline {
-    /// When the incomplete frame now buffered must be finished by, if ever.
-    fn partial_frame_deadline(&self) -> Option<Instant> {
-        None
-    }
-}
-
-impl PartialFrameDeadline for JsonCodec {
-    fn partial_frame_deadline(&self) -> Option<Instant> {
-        JsonCodec::partial_frame_deadline(self)
-    }
-}
-
-impl PartialFrameDeadline for MsgPackCodec {
-    fn partial_frame_deadline(&self) -> Option<Instant> {
-        Some(self.partial_frame_since()? + self.rules().message_timeout()?)
-    }
-}
-
-impl PartialFrameDeadline for RawCodec {}
-
-impl<C: PartialFrameDeadline> PartialFrameDeadline for ContinueOnError<C> {
-    fn partial_frame_deadline(&self) -> Option<Instant> {
-        self.get_ref().partial_frame_deadline()
-    }
-}
 
 /// Wraps a connection in a `Framed` with `codec`, enforcing the codec's
 /// incomplete-frame deadline: the one call from a stream to events.
@@ -346,7 +313,7 @@ mod tests {
     use std::time::Duration;
 
     use futures::StreamExt;
-    use ipc_codec::{Profile, Rules};
+    use ipc_codec::{JsonCodec, Profile, Rules};
     use tokio::io::AsyncWriteExt;
 
     use super::*;

@@ -89,7 +89,7 @@ pub mod udp;
 pub use batch::{batch_writer, send_batch, BatchSender, BatchWriter, WriterClosed, DEFAULT_MAX_BATCH};
 pub use endpoint::Endpoint;
 pub use error::Error;
-pub use framed::{framed, framed_read, IpcFramed, IpcFramedRead, PartialFrameDeadline};
+pub use framed::{framed, framed_read, IpcFramed, IpcFramedRead};
 #[cfg(any(feature = "local", feature = "tcp"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "local", feature = "tcp"))))]
 pub use open::{BindOptions, ConnectOptions, IpcListener, IpcStream};

@@ -5,12 +5,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use ipc_codec::{CodecError, ContinueOnError, Event, JsonCodec, RawCodec};
+use ipc_codec::{CodecError, ContinueOnError, Event, JsonCodec, PartialFrameDeadline, RawCodec};
 use ipc_transport::tls::{TlsClientConfig, TlsServerConfig};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
-use ipc_transport::{
-    BindOptions, ConnectOptions, Endpoint, IpcListener, IpcStream, PartialFrameDeadline, PeerAddr,
-};
+use ipc_transport::{BindOptions, ConnectOptions, Endpoint, IpcListener, IpcStream, PeerAddr};
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::args::Settings;

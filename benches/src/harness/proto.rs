@@ -4,7 +4,7 @@
 
 use std::io;
 
-use ipc_transport::PartialFrameDeadline;
+use ipc_codec::PartialFrameDeadline;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::common::FanoutReq;
