@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use bytes::BytesMut;
-use ipc_codec::{ContinueOnError, MsgPackCodec, Rules};
+use ipc_codec::{ContinueOnError, MsgPackCodec};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -15,7 +15,7 @@ const LIMIT: usize = 4096;
 
 fuzz_target!(|data: &[u8]| {
     let (stream, lens) = chunks::plan(data);
-    let codec = MsgPackCodec::with_rules(Rules::default().with_max_message_size(LIMIT)).unwrap();
+    let codec = MsgPackCodec::builder().max_message_size(LIMIT).build().unwrap();
     let mut codec = ContinueOnError::new(codec);
     let mut buf = BytesMut::new();
     let mut start = 0;

@@ -84,9 +84,9 @@ mod tests {
     #[cfg(feature = "msgpack")]
     #[test]
     fn msgpack_deadline_is_message_timeout_after_the_partial_frame_began() {
-        use crate::rules::{Rules, DEFAULT_MESSAGE_TIMEOUT};
+        use crate::rules::DEFAULT_MESSAGE_TIMEOUT;
 
-        let mut codec = MsgPackCodec::with_rules(Rules::new(Profile::Guarded)).unwrap();
+        let mut codec = MsgPackCodec::builder().profile(Profile::Guarded).build().unwrap();
         assert_eq!(codec.partial_frame_deadline(), None);
         // a length prefix announcing 8 bytes, and 2 of them
         assert!(codec.decode(&mut BytesMut::from(&[0, 0, 0, 8, 0x91, 0xa1][..])).unwrap().is_none());

@@ -245,7 +245,7 @@ impl JsonCodecBuilder {
 
     /// Sets the maximum frame size in bytes, delimiter excluded.
     pub fn max_message_size(mut self, bytes: usize) -> JsonCodecBuilder {
-        self.rules = self.rules.with_max_message_size(bytes);
+        self.rules.set_max_message_size(bytes);
         self
     }
 

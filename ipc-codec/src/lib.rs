@@ -56,9 +56,9 @@ pub use event::Event;
 pub use json::{JsonCodec, JsonCodecBuilder};
 #[cfg(feature = "msgpack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
-pub use msgpack::MsgPackCodec;
+pub use msgpack::{MsgPackCodec, MsgPackCodecBuilder};
 pub use raw::{Encoding, RawCodec};
 pub use rules::{
-    Profile, Rules, DEFAULT_MAX_EVENT_NAME_LENGTH, DEFAULT_MESSAGE_TIMEOUT, FAST_MAX_MESSAGE_SIZE,
-    GUARDED_MAX_MESSAGE_SIZE, OBJECT_PROTOTYPE_NAMES, RESERVED_EVENT_TYPES,
+    Profile, Rules, RulesBuilder, DEFAULT_MAX_EVENT_NAME_LENGTH, DEFAULT_MESSAGE_TIMEOUT,
+    FAST_MAX_MESSAGE_SIZE, GUARDED_MAX_MESSAGE_SIZE, OBJECT_PROTOTYPE_NAMES, RESERVED_EVENT_TYPES,
 };

@@ -41,6 +41,44 @@ pub struct MsgPackCodec {
     partial_since: Option<Instant>,
 }
 
+/// Builds a [`MsgPackCodec`]; start from [`MsgPackCodec::builder`]. Its
+/// methods are those of [`JsonCodecBuilder`](crate::JsonCodecBuilder) that
+/// apply to length-prefixed frames.
+#[derive(Debug, Clone)]
+pub struct MsgPackCodecBuilder {
+    rules: Rules,
+}
+
+impl MsgPackCodecBuilder {
+    /// Replaces the rules with `profile`'s defaults.
+    pub fn profile(mut self, profile: Profile) -> MsgPackCodecBuilder {
+        self.rules = Rules::new(profile);
+        self
+    }
+
+    /// Sets the rules (profile, limits, allow-lists).
+    pub fn rules(mut self, rules: Rules) -> MsgPackCodecBuilder {
+        self.rules = rules;
+        self
+    }
+
+    /// Sets the maximum frame size in bytes, length prefix excluded.
+    pub fn max_message_size(mut self, bytes: usize) -> MsgPackCodecBuilder {
+        self.rules.set_max_message_size(bytes);
+        self
+    }
+
+    /// Builds the codec.
+    ///
+    /// # Errors
+    ///
+    /// [`CodecError::Config`] when the rules are invalid.
+    pub fn build(self) -> Result<MsgPackCodec, CodecError> {
+        self.rules.validate()?;
+        Ok(MsgPackCodec { rules: self.rules, state: State::Header, partial_since: None })
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum State {
     Header,
@@ -57,17 +95,20 @@ impl Default for MsgPackCodec {
 impl MsgPackCodec {
     /// Fast profile, 16 MiB frames.
     pub fn new() -> MsgPackCodec {
-        MsgPackCodec::with_rules(Rules::default()).expect("default rules are valid")
+        MsgPackCodec::builder().build().expect("default rules are valid")
     }
 
-    /// A codec with the given rules.
+    /// A codec with other rules: start here, then [`build`](MsgPackCodecBuilder::build).
     ///
-    /// # Errors
+    /// ```
+    /// use ipc_codec::{MsgPackCodec, Profile};
     ///
-    /// [`CodecError::Config`] when the rules are invalid.
-    pub fn with_rules(rules: Rules) -> Result<MsgPackCodec, CodecError> {
-        rules.validate()?;
-        Ok(MsgPackCodec { rules, state: State::Header, partial_since: None })
+    /// let codec = MsgPackCodec::builder().profile(Profile::Guarded).max_message_size(64 * 1024).build()?;
+    /// assert_eq!(codec.rules().max_message_size(), 64 * 1024);
+    /// # Ok::<(), ipc_codec::CodecError>(())
+    /// ```
+    pub fn builder() -> MsgPackCodecBuilder {
+        MsgPackCodecBuilder { rules: Rules::default() }
     }
 
     /// The rules this codec applies.

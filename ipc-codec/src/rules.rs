@@ -84,9 +84,10 @@ impl std::str::FromStr for Profile {
 /// ```
 /// use ipc_codec::{Profile, Rules};
 ///
-/// let rules = Rules::new(Profile::Assured)
-///     .with_allowed_events(["app.message", "app.ping"])
-///     .with_max_message_size(64 * 1024);
+/// let rules = Rules::builder(Profile::Assured)
+///     .allowed_events(["app.message", "app.ping"])
+///     .max_message_size(64 * 1024)
+///     .build();
 /// assert!(rules.check_event_type("app.ping").is_ok());
 /// assert!(rules.check_event_type("connect").is_err());
 /// ```
@@ -132,47 +133,22 @@ impl Rules {
         Rules { max_message_size: usize::MAX, ..Rules::new(Profile::Fast) }
     }
 
-    /// Sets the maximum frame size in bytes, delimiter excluded (node-ipc `maxMessageSize`).
-    pub fn with_max_message_size(mut self, bytes: usize) -> Rules {
+    /// Starts from `profile`'s rules to change some of them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc_codec::{Profile, Rules};
+    ///
+    /// let rules = Rules::builder(Profile::Guarded).message_timeout(Some(Duration::from_secs(5))).build();
+    /// assert_eq!(rules.message_timeout(), Some(Duration::from_secs(5)));
+    /// ```
+    pub fn builder(profile: Profile) -> RulesBuilder {
+        RulesBuilder { rules: Rules::new(profile) }
+    }
+
+    /// For the codec builders' `max_message_size`.
+    pub(crate) fn set_max_message_size(&mut self, bytes: usize) {
         self.max_message_size = bytes;
-        self
-    }
-
-    /// Sets the maximum event-type length in UTF-16 code units (Guarded, Assured).
-    pub fn with_max_event_name_length(mut self, units: usize) -> Rules {
-        self.max_event_name_length = units;
-        self
-    }
-
-    /// Sets the deadline for an incomplete frame; `None` disables it (node-ipc's `0`).
-    pub fn with_message_timeout(mut self, timeout: Option<Duration>) -> Rules {
-        self.message_timeout = timeout;
-        self
-    }
-
-    /// Lets lifecycle names (`connect`, `error`, ...) arrive as wire events under
-    /// Guarded (node-ipc `allowReservedEvents`). Assured never allows them.
-    pub fn allow_reserved_events(mut self, allow: bool) -> Rules {
-        self.allow_reserved_events = allow;
-        self
-    }
-
-    /// Lets `Object.prototype` names (`__proto__`, `constructor`, ...) arrive
-    /// under Guarded and Assured. node-ipc never allows them; a Rust dispatcher
-    /// has no prototype to pollute, so a Rust-only deployment may.
-    pub fn allow_prototype_names(mut self, allow: bool) -> Rules {
-        self.allow_prototype_names = allow;
-        self
-    }
-
-    /// Sets the allow-list of event types (node-ipc `allowedEvents`), required by Assured.
-    pub fn with_allowed_events<I, S>(mut self, events: I) -> Rules
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<Box<str>>,
-    {
-        self.allowed_events = Some(Arc::new(events.into_iter().map(Into::into).collect()));
-        self
     }
 
     /// The profile.
@@ -254,6 +230,65 @@ impl Rules {
     }
 }
 
+/// Changes a profile's [`Rules`]; start from [`Rules::builder`]. Codecs
+/// check the rules when they are built ([`Rules::validate`]).
+#[derive(Debug, Clone)]
+pub struct RulesBuilder {
+    rules: Rules,
+}
+
+impl RulesBuilder {
+    /// The maximum frame size in bytes, delimiter excluded (node-ipc `maxMessageSize`).
+    pub fn max_message_size(mut self, bytes: usize) -> RulesBuilder {
+        self.rules.max_message_size = bytes;
+        self
+    }
+
+    /// The maximum event-type length in UTF-16 code units (Guarded, Assured;
+    /// node-ipc `maxEventNameLength`).
+    pub fn max_event_name_length(mut self, units: usize) -> RulesBuilder {
+        self.rules.max_event_name_length = units;
+        self
+    }
+
+    /// The deadline for an incomplete frame; `None` disables it (node-ipc's
+    /// `messageTimeout: 0`).
+    pub fn message_timeout(mut self, timeout: Option<Duration>) -> RulesBuilder {
+        self.rules.message_timeout = timeout;
+        self
+    }
+
+    /// Lets lifecycle names (`connect`, `error`, ...) arrive as wire events under
+    /// Guarded (node-ipc `allowReservedEvents`). Assured never allows them.
+    pub fn allow_reserved_events(mut self, allow: bool) -> RulesBuilder {
+        self.rules.allow_reserved_events = allow;
+        self
+    }
+
+    /// Lets `Object.prototype` names (`__proto__`, `constructor`, ...) arrive
+    /// under Guarded and Assured. node-ipc never allows them; a Rust dispatcher
+    /// has no prototype to pollute, so a Rust-only deployment may.
+    pub fn allow_prototype_names(mut self, allow: bool) -> RulesBuilder {
+        self.rules.allow_prototype_names = allow;
+        self
+    }
+
+    /// The allow-list of event types (node-ipc `allowedEvents`), required by Assured.
+    pub fn allowed_events<I, S>(mut self, events: I) -> RulesBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<Box<str>>,
+    {
+        self.rules.allowed_events = Some(Arc::new(events.into_iter().map(Into::into).collect()));
+        self
+    }
+
+    /// The rules.
+    pub fn build(self) -> Rules {
+        self.rules
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,7 +322,8 @@ mod tests {
                 "{name}"
             );
         }
-        let lenient = Rules::new(Profile::Guarded).allow_reserved_events(true).allow_prototype_names(true);
+        let lenient =
+            Rules::builder(Profile::Guarded).allow_reserved_events(true).allow_prototype_names(true).build();
         assert!(lenient.check_event_type("connect").is_ok());
         assert!(lenient.check_event_type("__proto__").is_ok());
     }
@@ -295,8 +331,10 @@ mod tests {
     #[test]
     fn assured_needs_an_allow_list_and_enforces_it() {
         assert!(matches!(Rules::new(Profile::Assured).validate(), Err(CodecError::Config(_))));
-        let rules =
-            Rules::new(Profile::Assured).with_allowed_events(["a", "connect"]).allow_reserved_events(true);
+        let rules = Rules::builder(Profile::Assured)
+            .allowed_events(["a", "connect"])
+            .allow_reserved_events(true)
+            .build();
         rules.validate().unwrap();
         assert!(rules.check_event_type("a").is_ok());
         assert!(matches!(rules.check_event_type("b"), Err(CodecError::EventNotAllowed { .. })));

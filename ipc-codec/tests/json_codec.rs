@@ -277,7 +277,7 @@ fn guarded_decoder_rejects_what_node_ipc_14_rejects() {
 
 #[test]
 fn assured_decoder_accepts_only_its_allow_list() {
-    let rules = Rules::new(Profile::Assured).with_allowed_events(["app.ok"]);
+    let rules = Rules::builder(Profile::Assured).allowed_events(["app.ok"]).build();
     let mut codec = JsonCodec::builder().rules(rules).build().unwrap();
     let mut buf = BytesMut::from(&frame("app.other", json!(1))[..]);
     buf.extend_from_slice(&frame("app.ok", json!(2)));

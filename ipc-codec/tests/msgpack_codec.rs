@@ -2,7 +2,7 @@
 //! malformed envelopes, end of stream.
 
 use bytes::{BufMut, BytesMut};
-use ipc_codec::{CodecError, Event, MsgPackCodec, Profile, Rules};
+use ipc_codec::{CodecError, Event, MsgPackCodec, Profile};
 use serde_json::json;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -17,7 +17,7 @@ fn encoded(events: &[Event]) -> BytesMut {
 
 #[test]
 fn oversized_length_prefix_is_rejected_before_buffering_then_skipped() {
-    let mut codec = MsgPackCodec::with_rules(Rules::default().with_max_message_size(32)).unwrap();
+    let mut codec = MsgPackCodec::builder().max_message_size(32).build().unwrap();
     let mut buf = encoded(&[Event::new("big", json!("x".repeat(100))), Event::new("ok", json!(1))]);
     // Only the prefix of the big frame has to be seen to reject it.
     let mut head = buf.split_to(4);
@@ -73,7 +73,7 @@ fn partial_frame_at_eof_is_an_error() {
 
 #[test]
 fn profiles_apply_to_msgpack_too() {
-    let mut codec = MsgPackCodec::with_rules(Rules::new(Profile::Guarded)).unwrap();
+    let mut codec = MsgPackCodec::builder().profile(Profile::Guarded).build().unwrap();
     let mut buf = encoded(&[Event::new("connect", json!({})), Event::new("fine", json!({}))]);
     assert!(matches!(codec.decode(&mut buf), Err(CodecError::ReservedEvent { .. })));
     assert_eq!(codec.decode(&mut buf).unwrap().unwrap().event_type(), "fine");

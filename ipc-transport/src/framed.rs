@@ -322,7 +322,7 @@ mod tests {
     async fn incomplete_frame_times_out() {
         let (mut a, b) = tokio::io::duplex(64);
         let codec = JsonCodec::builder()
-            .rules(Rules::new(Profile::Guarded).with_message_timeout(Some(Duration::from_secs(5))))
+            .rules(Rules::builder(Profile::Guarded).message_timeout(Some(Duration::from_secs(5))).build())
             .build()
             .unwrap();
         let mut b = framed(b, codec);
@@ -342,7 +342,7 @@ mod tests {
     async fn incomplete_frame_times_out_on_a_read_half() {
         let (mut a, b) = tokio::io::duplex(64);
         let codec = JsonCodec::builder()
-            .rules(Rules::new(Profile::Guarded).with_message_timeout(Some(Duration::from_secs(5))))
+            .rules(Rules::builder(Profile::Guarded).message_timeout(Some(Duration::from_secs(5))).build())
             .build()
             .unwrap();
         let (read, _write) = tokio::io::split(b);

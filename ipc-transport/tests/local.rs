@@ -345,7 +345,7 @@ async fn guarded_profile_closes_a_connection_stuck_in_a_frame() {
     let (_l, mut client, server) = pair(&dir.path().join("app.guarded")).await;
     let timeout = Duration::from_millis(200);
     let codec = JsonCodec::builder()
-        .rules(Rules::new(Profile::Guarded).with_message_timeout(Some(timeout)))
+        .rules(Rules::builder(Profile::Guarded).message_timeout(Some(timeout)).build())
         .build()
         .unwrap();
     let mut server = framed(server, codec);

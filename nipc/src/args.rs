@@ -246,14 +246,14 @@ fn settings(cli: Cli) -> Result<Settings, Failure> {
     let mode = if o.raw {
         Mode::Raw(o.encoding.unwrap_or_default())
     } else {
-        let mut rules = Rules::new(o.profile.unwrap_or_default());
+        let mut rules = Rules::builder(o.profile.unwrap_or_default());
         if !o.allow.is_empty() {
-            rules = rules.with_allowed_events(o.allow);
+            rules = rules.allowed_events(o.allow);
         }
         if let Some(max) = o.max_message_size {
-            rules = rules.with_max_message_size(max);
+            rules = rules.max_message_size(max);
         }
-        let mut builder = JsonCodec::builder().rules(rules);
+        let mut builder = JsonCodec::builder().rules(rules.build());
         if let Some(text) = &o.delimiter {
             builder = builder.delimiter(unescape(text).map_err(Failure::usage)?);
         }

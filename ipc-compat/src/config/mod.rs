@@ -292,19 +292,19 @@ impl Config {
 
     /// The decoder and encoder rules this configuration describes.
     pub fn rules(&self) -> Rules {
-        let mut rules = Rules::new(self.parser)
-            .with_max_event_name_length(self.max_event_name_length)
+        let mut rules = Rules::builder(self.parser)
+            .max_event_name_length(self.max_event_name_length)
             .allow_reserved_events(self.allow_reserved_events);
         if let Some(max) = self.max_message_size {
-            rules = rules.with_max_message_size(max);
+            rules = rules.max_message_size(max);
         }
         if self.parser != Profile::Fast {
-            rules = rules.with_message_timeout(self.message_timeout);
+            rules = rules.message_timeout(self.message_timeout);
         }
         if let Some(allowed) = &self.allowed_events {
-            rules = rules.with_allowed_events(allowed.iter().map(String::as_str));
+            rules = rules.allowed_events(allowed.iter().map(String::as_str));
         }
-        rules
+        rules.build()
     }
 
     /// The JSON codec this configuration describes (delimiter, rules, 9.x data rewrite).
