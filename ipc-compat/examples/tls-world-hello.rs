@@ -48,7 +48,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // ipc.config.tls = {public, private}; ipc.serveNet(...)
     let mut config = common::config("world");
-    config.tls = Some(TlsConfig::default().private(&key).public(&cert));
+    config.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.private = Some(key);
+        tls.public = Some(cert);
+        tls
+    });
     let ipc = Ipc::new(config);
     let server = ipc.serve_net(None, None, None)?;
     common::world(&ipc, &server);
@@ -56,7 +61,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // ipc.config.tls = {trustedConnections: [ca], rejectUnauthorized: true}; ipc.connectToNet('world', ...)
     let mut config = common::config("hello");
-    config.tls = Some(TlsConfig::default().trusted_connections([&ca]).reject_unauthorized(true));
+    config.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.trusted_connections = vec![ca];
+        tls.reject_unauthorized = Some(true);
+        tls
+    });
     let hello = Ipc::new(config);
     let done = Arc::new(Notify::new());
     hello.connect_to_net_with("world", None, None, |world| common::hello(&hello, world, done.clone()))?;

@@ -62,12 +62,21 @@ async fn world_and_hello_over_every_stream_transport() {
     // tls, certificates made now
     let pki = pki();
     let mut tls = config.clone();
-    tls.tls = Some(TlsConfig::default().private(&pki.server_key).public(&pki.server_cert));
+    tls.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.private = Some(pki.server_key.clone());
+        tls.public = Some(pki.server_cert.clone());
+        tls
+    });
     let w = Ipc::new(tls);
     let server = world(w.serve_net(Some("127.0.0.1"), Some(0), None).unwrap()).await;
     let port = server.local_addr().unwrap().port();
     let mut tls_client = config.clone();
-    tls_client.tls = Some(TlsConfig::default().trusted_connections([&pki.ca]));
+    tls_client.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.trusted_connections = vec![pki.ca.clone()];
+        tls
+    });
     let h = Ipc::new(tls_client);
     let client = h.connect_to_net("world", Some("localhost"), Some(port)).unwrap();
     assert_eq!(client.endpoint().scheme(), "tls");
@@ -80,21 +89,26 @@ async fn mutual_tls_reports_authorized_sockets() {
     let dir = tempfile::tempdir().unwrap();
     let pki = pki();
     let mut config = v14(dir.path());
-    config.tls = Some(
-        TlsConfig::default()
-            .private(&pki.server_key)
-            .public(&pki.server_cert)
-            .dhparam("/nonexistent/dhparam.pem") // accepted, unused
-            .trusted_connections([&pki.ca]),
-    );
+    config.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.private = Some(pki.server_key.clone());
+        tls.public = Some(pki.server_cert.clone());
+        tls.dhparam = Some("/nonexistent/dhparam.pem".into()); // accepted, unused
+        tls.trusted_connections = vec![pki.ca.clone()];
+        tls
+    });
     let w = Ipc::new(config.clone());
     let server = w.serve_net(Some("127.0.0.1"), Some(0), None).unwrap();
     let mut connects = server.lifecycle(8);
     world(server.clone()).await;
     let port = server.local_addr().unwrap().port();
-    config.tls = Some(
-        TlsConfig::default().private(&pki.client_key).public(&pki.client_cert).trusted_connections([&pki.ca]),
-    );
+    config.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.private = Some(pki.client_key.clone());
+        tls.public = Some(pki.client_cert.clone());
+        tls.trusted_connections = vec![pki.ca.clone()];
+        tls
+    });
     let h = Ipc::new(config);
     hello_round_trip(&h.connect_to_net("world", Some("127.0.0.1"), Some(port)).unwrap()).await;
     let (event, _) = wait_lifecycle(&mut connects, "connect").await;
@@ -667,7 +681,11 @@ async fn tcp_client_binds_the_configured_interface() {
 async fn unusable_tls_files_destroy_the_client_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = v9(dir.path());
-    config.tls = Some(TlsConfig::default().trusted_connections([dir.path().join("missing-ca.pem")]));
+    config.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.trusted_connections = vec![dir.path().join("missing-ca.pem")];
+        tls
+    });
     let h = Ipc::new(config);
     let mut life = None;
     let client =

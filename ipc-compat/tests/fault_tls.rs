@@ -35,7 +35,13 @@ async fn tls_server(
     ca: &PathBuf,
 ) -> (Server, Log<String>) {
     let mut config = v14(dir);
-    config.tls = Some(TlsConfig::default().private(key).public(cert).trusted_connections([ca]));
+    config.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.private = Some(key.into());
+        tls.public = Some(cert.into());
+        tls.trusted_connections = vec![ca.into()];
+        tls
+    });
     let server = Ipc::new(config).serve_net(Some("127.0.0.1"), Some(0), None).unwrap();
     server.on("ping", |event, socket| {
         socket.emit("pong", event.data_as::<serde_json::Value>().unwrap()).unwrap()
@@ -50,11 +56,13 @@ async fn tls_server(
 /// A TLS client config: trusts `ca`, presents `identity` when given, gives up after one attempt.
 fn client_config(dir: &std::path::Path, ca: &PathBuf, identity: Option<(&PathBuf, &PathBuf)>) -> Config {
     let mut config = v14(dir);
-    let mut tls = TlsConfig::default().trusted_connections([ca]);
-    if let Some((key, cert)) = identity {
-        tls = tls.private(key).public(cert);
-    }
-    config.tls = Some(tls);
+    config.tls = Some({
+        let mut tls = TlsConfig::default();
+        tls.private = identity.map(|(key, _)| key.clone());
+        tls.public = identity.map(|(_, cert)| cert.clone());
+        tls.trusted_connections = vec![ca.clone()];
+        tls
+    });
     config.stop_retrying = StopRetrying::After(0);
     config
 }

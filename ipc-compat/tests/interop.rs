@@ -113,7 +113,11 @@ async fn node_world_rust_hello(rt: &PeerRuntime, transport: Transport) {
         Transport::Unix => world.arg(format!("path={}", dir.path().join("app.world").display())),
         Transport::Tcp => world.arg("host=127.0.0.1").arg(format!("port={port}")),
         Transport::Tls => {
-            cfg.tls = Some(ipc_compat::TlsConfig::default().trusted_connections([&pki.ca]));
+            cfg.tls = Some({
+                let mut tls = ipc_compat::TlsConfig::default();
+                tls.trusted_connections = vec![pki.ca.clone()];
+                tls
+            });
             world
                 .arg("host=127.0.0.1")
                 .arg(format!("port={port}"))
@@ -164,7 +168,12 @@ async fn rust_world_node_hello(rt: &PeerRuntime, transport: Transport) {
     let mut cfg = config(rt.flavor(), dir.path());
     cfg.id = "world".into();
     if transport == Transport::Tls {
-        cfg.tls = Some(ipc_compat::TlsConfig::default().private(&pki.server_key).public(&pki.server_cert));
+        cfg.tls = Some({
+            let mut tls = ipc_compat::TlsConfig::default();
+            tls.private = Some(pki.server_key.clone());
+            tls.public = Some(pki.server_cert.clone());
+            tls
+        });
     }
     let ipc = Ipc::new(cfg);
     let path = dir.path().join("app.world");

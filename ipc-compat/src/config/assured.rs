@@ -101,7 +101,11 @@ mod tests {
         assert!(config.check_assured_server(&Endpoint::udp4("127.0.0.1", 1)).is_err());
         let inside = Endpoint::unix(Path::new(&config.socket_root).join("app.x"));
         assert!(config.check_assured_server(&inside).is_ok());
-        config.tls = Some(TlsConfig::default().trusted_connections(["ca.pem"]));
+        config.tls = Some({
+            let mut tls = TlsConfig::default();
+            tls.trusted_connections = vec!["ca.pem".into()];
+            tls
+        });
         assert!(config.check_assured_server(&Endpoint::tls("127.0.0.1", 1)).is_ok());
         config.secure_socket_root = false;
         assert!(config.check_assured_server(&inside).is_err());
@@ -113,9 +117,19 @@ mod tests {
         config.parser = Profile::Assured;
         assert!(config.check_assured_client(&Endpoint::unix("/x")).is_ok());
         assert!(config.check_assured_client(&Endpoint::tcp("127.0.0.1", 1)).is_err());
-        config.tls = Some(TlsConfig::default().trusted_connections(["ca.pem"]));
+        config.tls = Some({
+            let mut tls = TlsConfig::default();
+            tls.trusted_connections = vec!["ca.pem".into()];
+            tls
+        });
         assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_err());
-        config.tls = Some(TlsConfig::default().trusted_connections(["ca.pem"]).private("k").public("c"));
+        config.tls = Some({
+            let mut tls = TlsConfig::default();
+            tls.private = Some("k".into());
+            tls.public = Some("c".into());
+            tls.trusted_connections = vec!["ca.pem".into()];
+            tls
+        });
         assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_ok());
     }
 

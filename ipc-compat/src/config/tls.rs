@@ -43,13 +43,16 @@ impl Interface {
 /// server against [`trusted_connections`](TlsConfig::trusted_connections) and
 /// presents `private`/`public` when both are set.
 ///
+/// Like [`Config`](crate::Config), a plain object with public fields, set one by one:
+///
 /// ```
 /// use ipc_compat::TlsConfig;
 ///
-/// let tls = TlsConfig::default()
-///     .private("server.key")
-///     .public("server.pub")
-///     .trusted_connections(["client.pub"]);
+/// // ipc.config.tls = {private: 'server.key', public: 'server.pub', trustedConnections: ['client.pub']}
+/// let mut tls = TlsConfig::default();
+/// tls.private = Some("server.key".into());
+/// tls.public = Some("server.pub".into());
+/// tls.trusted_connections = vec!["client.pub".into()];
 /// assert_eq!(tls.trusted_connections.len(), 1);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,52 +83,6 @@ pub struct TlsConfig {
 }
 
 impl TlsConfig {
-    /// Sets `tls.private`.
-    pub fn private(mut self, path: impl Into<PathBuf>) -> TlsConfig {
-        self.private = Some(path.into());
-        self
-    }
-
-    /// Sets `tls.public`.
-    pub fn public(mut self, path: impl Into<PathBuf>) -> TlsConfig {
-        self.public = Some(path.into());
-        self
-    }
-
-    /// Sets `tls.dhparam` (accepted, unused: see the field).
-    pub fn dhparam(mut self, path: impl Into<PathBuf>) -> TlsConfig {
-        self.dhparam = Some(path.into());
-        self
-    }
-
-    /// Adds `tls.trustedConnections`.
-    pub fn trusted_connections<I, P>(mut self, paths: I) -> TlsConfig
-    where
-        I: IntoIterator<Item = P>,
-        P: Into<PathBuf>,
-    {
-        self.trusted_connections.extend(paths.into_iter().map(Into::into));
-        self
-    }
-
-    /// Sets `tls.requestCert`.
-    pub fn request_cert(mut self, on: bool) -> TlsConfig {
-        self.request_cert = Some(on);
-        self
-    }
-
-    /// Sets `tls.rejectUnauthorized`.
-    pub fn reject_unauthorized(mut self, on: bool) -> TlsConfig {
-        self.reject_unauthorized = Some(on);
-        self
-    }
-
-    /// Sets the name the server certificate must carry.
-    pub fn server_name(mut self, name: impl Into<String>) -> TlsConfig {
-        self.server_name = Some(name.into());
-        self
-    }
-
     pub(crate) fn server_config(&self) -> TlsServerConfig {
         let mut config = TlsServerConfig::new();
         if let Some(p) = &self.private {
