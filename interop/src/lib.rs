@@ -3,7 +3,7 @@
 //! that fails instead of hanging) and [`pki`] (a throwaway TLS PKI).
 //!
 //! Two pinned peers live in `interop/node_modules` (see `interop/package.json`
-//! and `/work/shared/PEERS.md`):
+//! and `interop/README.md` for the version rules):
 //!
 //! | [`NodeIpc`] | node-ipc | Node | module |
 //! |---|---|---|---|

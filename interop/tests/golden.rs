@@ -78,7 +78,7 @@ fn frames_file_shape() {
             assert!(frame["base64"].is_string(), "{name} {version}");
         }
     }
-    // The two encoders differ exactly where DESIGN.md says they do.
+    // The two encoders differ exactly where the 9.x data rewrite says they do (ipc-codec's `legacy_v9_data`).
     let differs: Vec<&str> = vectors
         .iter()
         .filter(|v| v["frames"]["9.2.1"] != v["frames"]["14.0.0"])
