@@ -8,7 +8,7 @@
 //! events costs a handful of writes instead of N, and a lone event still
 //! leaves at once: batching never adds latency. `Framed` itself writes its
 //! buffer out whenever it passes its backpressure boundary (64 KiB for
-//! [`framed`](crate::framed); tokio-util's default is 8 KiB), so a batch never
+//! [`framed`](crate::framed()); tokio-util's default is 8 KiB), so a batch never
 //! buffers without bound.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! [`framed`]: any stream of this crate (or any `AsyncRead + AsyncWrite`) as a
+//! [`framed()`]: any stream of this crate (or any `AsyncRead + AsyncWrite`) as a
 //! `Framed` of events, with the codec's incomplete-frame deadline enforced.
 
 use std::fmt;
@@ -40,7 +40,7 @@ where
     IpcFramed { inner, deadline: ReadDeadline::default() }
 }
 
-/// The read half of [`framed`]: decodes `io` with `codec`, enforcing the
+/// The read half of [`framed()`]: decodes `io` with `codec`, enforcing the
 /// codec's incomplete-frame deadline, for connections whose writes go another
 /// way (a writer task with the write half of `tokio::io::split`, say).
 ///

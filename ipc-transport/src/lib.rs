@@ -47,7 +47,7 @@
 //! | any of `local`, `tcp` | | [`IpcListener::bind`] (any stream endpoint) | [`IpcStream::connect`] |
 //!
 //! Every stream is `AsyncRead + AsyncWrite` and knows its [`PeerAddr`];
-//! [`framed`] wraps one in a `Framed` that also enforces the codec's
+//! [`framed()`] wraps one in a `Framed` that also enforces the codec's
 //! incomplete-frame deadline (node-ipc 14's `messageTimeout`). [`Endpoint`]
 //! parses and prints node-ipc addresses (`unix:/path`, `id:NAME`,
 //! `tcp://host:port`, `tls://host:port`, `udp4://host:port`, `udp6://[host]:port`).

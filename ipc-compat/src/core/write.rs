@@ -20,8 +20,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::Outbox;
 
-/// How many frames a writer takes from the queue at a time.
-const MAX_BATCH: usize = 512;
+/// How many frames a writer takes from the queue at a time (as ipc-transport's batch writer).
+const MAX_BATCH: usize = ipc_transport::DEFAULT_MAX_BATCH;
 
 /// How many buffers one vectored write passes (Linux takes up to 1024).
 const MAX_SLICES: usize = 256;
