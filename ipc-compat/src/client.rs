@@ -229,8 +229,7 @@ impl Client {
     /// the 14.x policy not reopened); [`Error::Destroyed`].
     pub fn emit<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
         self.check_alive()?;
-        let frame = self.inner.out.frame(event_type, &data)?;
-        self.send(frame)
+        self.send_with(|dst| self.inner.out.encode(event_type, &data, dst))
     }
 
     /// Sends an event as it is: its data bytes unchanged, `{}` when it has none
@@ -241,8 +240,7 @@ impl Client {
     /// As [`emit`](Client::emit).
     pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
         self.check_alive()?;
-        let frame = self.inner.out.event(event)?;
-        self.send(frame)
+        self.send_with(|dst| self.inner.out.encode_event(event, dst))
     }
 
     /// Raw-buffer mode: sends bytes, or a string in the configured encoding
@@ -254,7 +252,10 @@ impl Client {
     pub fn emit_raw(&self, payload: impl Into<RawPayload>) -> Result<(), Error> {
         self.check_alive()?;
         let frame = self.inner.out.raw(payload.into())?;
-        self.send(frame)
+        self.send_with(|dst| {
+            dst.extend_from_slice(&frame);
+            Ok(())
+        })
     }
 
     fn check_alive(&self) -> Result<(), Error> {
@@ -264,8 +265,9 @@ impl Client {
         Ok(())
     }
 
-    fn send(&self, frame: bytes::Bytes) -> Result<(), Error> {
-        match self.inner.outbox.push(frame) {
+    /// Queues the frame `encode` writes straight into the outgoing queue.
+    fn send_with(&self, encode: impl FnOnce(&mut bytes::BytesMut) -> Result<(), Error>) -> Result<(), Error> {
+        match self.inner.outbox.push_encoded(encode) {
             Err(Error::Backpressure { pending, max }) => {
                 self.killer().kill(Some(Error::Backpressure { pending, max }));
                 Err(Error::Backpressure { pending, max })

@@ -5,12 +5,12 @@ use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ipc_codec::Event;
 use ipc_transport::PeerAddr;
 use serde::Serialize;
 
-use crate::core::{Killer, Outbox, Peer};
+use crate::core::{DatagramQueue, Killer, Outbox, Peer};
 use crate::error::Error;
 use crate::wire::{Outgoing, RawPayload};
 
@@ -19,7 +19,7 @@ pub(crate) enum Link {
     /// A stream connection.
     Stream { outbox: Arc<Outbox>, killer: Arc<Killer> },
     /// A UDP peer: datagrams go to its address.
-    Udp { out: Arc<Outbox<(Bytes, SocketAddr)>>, to: SocketAddr },
+    Udp { out: Arc<Outbox<DatagramQueue>>, to: SocketAddr },
 }
 
 #[derive(Debug)]
@@ -107,8 +107,7 @@ impl Socket {
     /// [`Error::Closed`] after the connection closed, [`Error::Backpressure`]
     /// when `maxPendingBytes` would be passed (the connection is then closed).
     pub fn emit<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
-        let frame = self.inner.out.frame(event_type, &data)?;
-        self.send(frame)
+        self.send_with(|dst| self.inner.out.encode(event_type, &data, dst))
     }
 
     /// Sends an event as it is: its data bytes unchanged, or `{}` when it has none.
@@ -117,8 +116,7 @@ impl Socket {
     ///
     /// As [`emit`](Socket::emit).
     pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
-        let frame = self.inner.out.event(event)?;
-        self.send(frame)
+        self.send_with(|dst| self.inner.out.encode_event(event, dst))
     }
 
     /// Raw-buffer mode: sends bytes, or a string in the configured encoding
@@ -129,19 +127,36 @@ impl Socket {
     /// [`Error::WrongMode`] unless `rawBuffer` is on; otherwise as [`emit`](Socket::emit).
     pub fn emit_raw(&self, payload: impl Into<RawPayload>) -> Result<(), Error> {
         let frame = self.inner.out.raw(payload.into())?;
-        self.send(frame)
+        self.send(&frame)
     }
 
-    pub(crate) fn send(&self, frame: Bytes) -> Result<(), Error> {
+    /// Queues a frame encoded once for many sockets (a broadcast).
+    pub(crate) fn send(&self, frame: &Bytes) -> Result<(), Error> {
         match &self.inner.link {
-            Link::Stream { outbox, killer } => match outbox.push(frame) {
+            Link::Udp { out, to } => out.push(frame.clone(), *to),
+            Link::Stream { .. } => self.send_with(|dst| {
+                dst.extend_from_slice(frame);
+                Ok(())
+            }),
+        }
+    }
+
+    /// Queues the frame `encode` writes: straight into a stream connection's
+    /// queue, or into a datagram of its own for a UDP peer.
+    fn send_with(&self, encode: impl FnOnce(&mut BytesMut) -> Result<(), Error>) -> Result<(), Error> {
+        match &self.inner.link {
+            Link::Stream { outbox, killer } => match outbox.push_encoded(encode) {
                 Err(Error::Backpressure { pending, max }) => {
                     killer.kill(Some(Error::Backpressure { pending, max }));
                     Err(Error::Backpressure { pending, max })
                 }
                 other => other,
             },
-            Link::Udp { out, to } => out.push((frame, *to)),
+            Link::Udp { out, to } => {
+                let mut frame = BytesMut::new();
+                encode(&mut frame)?;
+                out.push(frame.freeze(), *to)
+            }
         }
     }
 

@@ -119,19 +119,34 @@ impl Outgoing {
         self.json.as_ref().ok_or(Error::WrongMode { raw_buffer: true })
     }
 
-    /// `{"type":..,"data":..}` + delimiter.
+    /// Appends `{"type":..,"data":..}` + delimiter to `dst` (a connection's
+    /// queue); on error `dst` is left as it was.
+    pub(crate) fn encode<T: Serialize + ?Sized>(
+        &self,
+        event_type: &str,
+        data: &T,
+        dst: &mut BytesMut,
+    ) -> Result<(), Error> {
+        Ok(self.codec()?.encode_data(event_type, data, dst)?)
+    }
+
+    /// Appends an event as it is (its data bytes unchanged; no data is written `{}`).
+    pub(crate) fn encode_event(&self, event: &Event, dst: &mut BytesMut) -> Result<(), Error> {
+        Ok(self.codec()?.encode_event(event, dst)?)
+    }
+
+    /// `{"type":..,"data":..}` + delimiter, as a frame of its own (broadcasts
+    /// share it; UDP sends it).
     pub(crate) fn frame<T: Serialize + ?Sized>(&self, event_type: &str, data: &T) -> Result<Bytes, Error> {
-        let codec = self.codec()?;
-        let mut buf = BytesMut::with_capacity(64 + event_type.len());
-        codec.encode_data(event_type, data, &mut buf)?;
+        let mut buf = BytesMut::new();
+        self.encode(event_type, data, &mut buf)?;
         Ok(buf.freeze())
     }
 
-    /// An event as it is (its data bytes unchanged; no data is written `{}`).
+    /// An event as a frame of its own.
     pub(crate) fn event(&self, event: &Event) -> Result<Bytes, Error> {
-        let codec = self.codec()?;
-        let mut buf = BytesMut::with_capacity(64 + event.raw_data().map_or(0, <[u8]>::len));
-        codec.encode_event(event, &mut buf)?;
+        let mut buf = BytesMut::new();
+        self.encode_event(event, &mut buf)?;
         Ok(buf.freeze())
     }
 

@@ -20,7 +20,7 @@ mod stream;
 mod write;
 
 pub(crate) use kill::Killer;
-pub(crate) use outbox::Outbox;
+pub(crate) use outbox::{DatagramQueue, Outbox};
 pub(crate) use read::{Peer, Reader};
 pub(crate) use stream::{serve_stream, Ended};
 pub(crate) use write::write_datagrams;

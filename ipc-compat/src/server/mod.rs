@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::core::Outbox;
+use crate::core::{DatagramQueue, Outbox};
 use crate::error::Error;
 use crate::events::event_api;
 use crate::log::log;
@@ -31,7 +31,7 @@ pub(crate) use listen::Listen;
 pub use listen::UdpType;
 
 /// The datagrams a UDP server has queued, each with its destination.
-type DatagramOutbox = Outbox<(Bytes, SocketAddr)>;
+type DatagramOutbox = Outbox<DatagramQueue>;
 
 pub(crate) struct Inner {
     config: Arc<RwLock<Config>>,
@@ -357,7 +357,7 @@ impl Server {
     /// and encoding errors as [`Socket::emit`].
     pub fn emit_to<T: Serialize>(&self, to: SocketAddr, event_type: &str, data: T) -> Result<(), Error> {
         let frame = self.outgoing()?.frame(event_type, &data)?;
-        self.udp()?.push((frame, to))
+        self.udp()?.push(frame, to)
     }
 
     /// UDP, raw-buffer mode: sends bytes (or a string in the configured encoding) to an address.
@@ -367,7 +367,7 @@ impl Server {
     /// As [`emit_to`](Server::emit_to) and [`Socket::emit_raw`].
     pub fn emit_raw_to(&self, to: SocketAddr, payload: impl Into<RawPayload>) -> Result<(), Error> {
         let frame = self.outgoing()?.raw(payload.into())?;
-        self.udp()?.push((frame, to))
+        self.udp()?.push(frame, to)
     }
 
     fn udp(&self) -> Result<Arc<DatagramOutbox>, Error> {
@@ -413,7 +413,7 @@ impl Server {
         let sockets = self.sockets();
         let mut sent = 0;
         for socket in &sockets {
-            match socket.send(frame.clone()) {
+            match socket.send(&frame) {
                 Ok(()) => sent += 1,
                 Err(e) => {
                     let events = self.inner.events.clone();
