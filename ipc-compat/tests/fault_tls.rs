@@ -54,13 +54,17 @@ async fn tls_server(
 }
 
 /// A TLS client config: trusts `ca`, presents `identity` when given, gives up after one attempt.
-fn client_config(dir: &std::path::Path, ca: &PathBuf, identity: Option<(&PathBuf, &PathBuf)>) -> Config {
+fn client_config(
+    dir: &std::path::Path,
+    ca: &std::path::Path,
+    identity: Option<(&PathBuf, &PathBuf)>,
+) -> Config {
     let mut config = v14(dir);
     config.tls = Some({
         let mut tls = TlsConfig::default();
         tls.private = identity.map(|(key, _)| key.clone());
         tls.public = identity.map(|(_, cert)| cert.clone());
-        tls.trusted_connections = vec![ca.clone()];
+        tls.trusted_connections = vec![ca.to_path_buf()];
         tls
     });
     config.stop_retrying = StopRetrying::After(0);

@@ -101,11 +101,7 @@ mod tests {
         assert!(config.check_assured_server(&Endpoint::udp4("127.0.0.1", 1)).is_err());
         let inside = Endpoint::unix(Path::new(&config.socket_root).join("app.x"));
         assert!(config.check_assured_server(&inside).is_ok());
-        config.tls = Some({
-            let mut tls = TlsConfig::default();
-            tls.trusted_connections = vec!["ca.pem".into()];
-            tls
-        });
+        config.tls = Some(TlsConfig { trusted_connections: vec!["ca.pem".into()], ..TlsConfig::default() });
         assert!(config.check_assured_server(&Endpoint::tls("127.0.0.1", 1)).is_ok());
         config.secure_socket_root = false;
         assert!(config.check_assured_server(&inside).is_err());
@@ -117,18 +113,13 @@ mod tests {
         config.parser = Profile::Assured;
         assert!(config.check_assured_client(&Endpoint::unix("/x")).is_ok());
         assert!(config.check_assured_client(&Endpoint::tcp("127.0.0.1", 1)).is_err());
-        config.tls = Some({
-            let mut tls = TlsConfig::default();
-            tls.trusted_connections = vec!["ca.pem".into()];
-            tls
-        });
+        config.tls = Some(TlsConfig { trusted_connections: vec!["ca.pem".into()], ..TlsConfig::default() });
         assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_err());
-        config.tls = Some({
-            let mut tls = TlsConfig::default();
-            tls.private = Some("k".into());
-            tls.public = Some("c".into());
-            tls.trusted_connections = vec!["ca.pem".into()];
-            tls
+        config.tls = Some(TlsConfig {
+            private: Some("k".into()),
+            public: Some("c".into()),
+            trusted_connections: vec!["ca.pem".into()],
+            ..TlsConfig::default()
         });
         assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_ok());
     }

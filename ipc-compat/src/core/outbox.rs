@@ -420,7 +420,12 @@ mod queue_tests {
     fn stream_queue_takes_whole_frames_within_the_limits() {
         let mut queue = StreamQueue::default();
         for frame in ["aa", "bbb", "c", "dddd"] {
-            queue.append(|buf| Ok(buf.extend_from_slice(frame.as_bytes()))).unwrap();
+            queue
+                .append(|buf| {
+                    buf.extend_from_slice(frame.as_bytes());
+                    Ok(())
+                })
+                .unwrap();
         }
         assert_eq!(queue.take(1, usize::MAX), (Bytes::from("aa"), 1, 2));
         // a frame is never split, and the first one goes even when over the byte limit
