@@ -11,7 +11,7 @@ use ipc_transport::{Endpoint, IpcStream};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::config::{BadFrame, Config, StopRetrying};
+use crate::config::{BadFrame, Config, Side, StopRetrying};
 use crate::core::{serve_stream, Ended, Killer, Outbox, Peer, Reader};
 use crate::error::Error;
 use crate::events::event_api;
@@ -138,7 +138,7 @@ impl Client {
         let config = live.read().unwrap_or_else(PoisonError::into_inner).clone();
         config.validate()?;
         let endpoint = target.endpoint(config.tls.is_some());
-        config.check_assured_client(&endpoint)?;
+        config.check_assured(&endpoint, Side::Client)?;
         let out = Outgoing::from_config(&config)?;
         let outbox = Outbox::new(config.max_pending_bytes, config.max_queued_events, false);
         let client = Client {

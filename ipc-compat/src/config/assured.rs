@@ -9,20 +9,37 @@ use ipc_transport::Endpoint;
 use super::Config;
 use crate::error::Error;
 
+/// Which end of a connection an endpoint is checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// A server listens on it.
+    Server,
+    /// A client connects to it.
+    Client,
+}
+
 impl Config {
-    /// Checks that an Assured server may listen on `endpoint` (nothing to
-    /// check under the other profiles): a local socket needs `secureSocketRoot`,
-    /// Unix ownership checks (not Windows) and a path directly inside
-    /// `socketRoot`; a network server needs TLS with a trusted client CA,
-    /// `requestCert` and `rejectUnauthorized`.
+    /// Checks that `endpoint` may be used under the Assured profile by a
+    /// server or a client (anything goes under the other profiles).
+    ///
+    /// A server's local socket needs `secureSocketRoot`, Unix ownership checks
+    /// (not Windows) and a path directly inside `socketRoot`; a network server
+    /// needs TLS with a trusted client CA, `requestCert` and
+    /// `rejectUnauthorized`. A client's network connection needs TLS with a
+    /// key, a certificate, a trusted CA and `rejectUnauthorized`.
     ///
     /// # Errors
     ///
     /// [`Error::Config`] saying which rule the endpoint breaks.
-    pub(crate) fn check_assured_server(&self, endpoint: &Endpoint) -> Result<(), Error> {
-        if self.parser != Profile::Assured {
-            return Ok(());
+    pub(crate) fn check_assured(&self, endpoint: &Endpoint, side: Side) -> Result<(), Error> {
+        match (self.parser, side) {
+            (Profile::Assured, Side::Server) => self.assured_server(endpoint),
+            (Profile::Assured, Side::Client) => self.assured_client(endpoint),
+            _ => Ok(()),
         }
+    }
+
+    fn assured_server(&self, endpoint: &Endpoint) -> Result<(), Error> {
         let tls_needed = || Error::Config("the assured parser requires TLS for network servers".into());
         match endpoint {
             Endpoint::Unix(_) | Endpoint::Id(_) if !self.secure_socket_root => {
@@ -56,15 +73,8 @@ impl Config {
         }
     }
 
-    /// Checks that an Assured client may connect to `endpoint`: a network
-    /// connection needs TLS with a key, a certificate, a trusted CA and
-    /// `rejectUnauthorized`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Config`] saying which rule the endpoint breaks.
-    pub(crate) fn check_assured_client(&self, endpoint: &Endpoint) -> Result<(), Error> {
-        if self.parser != Profile::Assured || endpoint.is_local() {
+    fn assured_client(&self, endpoint: &Endpoint) -> Result<(), Error> {
+        if endpoint.is_local() {
             return Ok(());
         }
         match &self.tls {
@@ -97,31 +107,31 @@ mod tests {
         config.parser = Profile::Assured;
         config.allowed_events = Some(vec!["a".into()]);
         let tcp = Endpoint::tcp("127.0.0.1", 1);
-        assert!(config.check_assured_server(&tcp).is_err());
-        assert!(config.check_assured_server(&Endpoint::udp4("127.0.0.1", 1)).is_err());
+        assert!(config.check_assured(&tcp, Side::Server).is_err());
+        assert!(config.check_assured(&Endpoint::udp4("127.0.0.1", 1), Side::Server).is_err());
         let inside = Endpoint::unix(Path::new(&config.socket_root).join("app.x"));
-        assert!(config.check_assured_server(&inside).is_ok());
+        assert!(config.check_assured(&inside, Side::Server).is_ok());
         config.tls = Some(TlsConfig { trusted_connections: vec!["ca.pem".into()], ..TlsConfig::default() });
-        assert!(config.check_assured_server(&Endpoint::tls("127.0.0.1", 1)).is_ok());
+        assert!(config.check_assured(&Endpoint::tls("127.0.0.1", 1), Side::Server).is_ok());
         config.secure_socket_root = false;
-        assert!(config.check_assured_server(&inside).is_err());
+        assert!(config.check_assured(&inside, Side::Server).is_err());
     }
 
     #[test]
     fn assured_clients_need_mutual_tls_on_the_network() {
         let mut config = Config::v14();
         config.parser = Profile::Assured;
-        assert!(config.check_assured_client(&Endpoint::unix("/x")).is_ok());
-        assert!(config.check_assured_client(&Endpoint::tcp("127.0.0.1", 1)).is_err());
+        assert!(config.check_assured(&Endpoint::unix("/x"), Side::Client).is_ok());
+        assert!(config.check_assured(&Endpoint::tcp("127.0.0.1", 1), Side::Client).is_err());
         config.tls = Some(TlsConfig { trusted_connections: vec!["ca.pem".into()], ..TlsConfig::default() });
-        assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_err());
+        assert!(config.check_assured(&Endpoint::tls("127.0.0.1", 1), Side::Client).is_err());
         config.tls = Some(TlsConfig {
             private: Some("k".into()),
             public: Some("c".into()),
             trusted_connections: vec!["ca.pem".into()],
             ..TlsConfig::default()
         });
-        assert!(config.check_assured_client(&Endpoint::tls("127.0.0.1", 1)).is_ok());
+        assert!(config.check_assured(&Endpoint::tls("127.0.0.1", 1), Side::Client).is_ok());
     }
 
     #[test]
@@ -139,7 +149,7 @@ mod tests {
             ("/run/user/1000/node-ipc", false),
             ("/run/user/1000/node-ipc/", false),
         ] {
-            assert_eq!(config.check_assured_server(&Endpoint::unix(path)).is_ok(), ok, "{path}");
+            assert_eq!(config.check_assured(&Endpoint::unix(path), Side::Server).is_ok(), ok, "{path}");
         }
     }
 }

@@ -15,6 +15,7 @@ mod logger;
 mod tls;
 mod transport;
 
+pub(crate) use assured::Side;
 pub use logger::Logger;
 pub use tls::{Interface, TlsConfig};
 

@@ -19,7 +19,7 @@ use ipc_transport::{Endpoint, PeerAddr};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::config::{Config, Side};
 use crate::core::{DatagramQueue, Outbox};
 use crate::error::Error;
 use crate::events::event_api;
@@ -152,7 +152,7 @@ impl Server {
     async fn bind_and_spawn(&self, config: Arc<Config>) -> Result<(), Error> {
         config.validate()?;
         let endpoint = self.inner.listen.endpoint(config.tls.is_some());
-        config.check_assured_server(&endpoint)?;
+        config.check_assured(&endpoint, Side::Server)?;
         let out = Arc::new(Outgoing::from_config(&config)?);
         let codec = WireCodec::from_config(&config)?;
         let (shutdown, stop_rx) = watch::channel(false);
