@@ -133,6 +133,21 @@ impl Event {
         }
     }
 
+    /// The raw JSON of one top-level member of the data, without building the
+    /// data: `Some` when the data is a JSON object with member `key` (the last
+    /// one when `key` repeats, as `JSON.parse` keeps it).
+    ///
+    /// ```
+    /// use ipc_codec::Event;
+    ///
+    /// let event = Event::new("app.message", serde_json::json!({"id": "hello", "text": "hi"}));
+    /// assert_eq!(event.raw_data_member("id"), Some(&b"\"hello\""[..]));
+    /// assert_eq!(event.raw_data_member("nope"), None);
+    /// ```
+    pub fn raw_data_member(&self, key: &str) -> Option<&[u8]> {
+        crate::json_member::member(self.raw_data()?, key)
+    }
+
     /// Deserializes the data straight from its encoded bytes into `T`, which may
     /// borrow from the event. Missing data reads as JSON `null` (so `Option<T>`
     /// gives `None`).

@@ -42,6 +42,7 @@ mod event;
 mod frame_parse;
 mod js_writer;
 mod json;
+mod json_member;
 mod json_validate;
 #[cfg(feature = "msgpack")]
 mod msgpack;

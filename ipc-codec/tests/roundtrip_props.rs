@@ -149,3 +149,21 @@ proptest! {
         let _ = codec.decode_eof(&mut buf);
     }
 }
+
+/// Objects whose keys are often `id`, so that the member is there half the time.
+fn object_with_ids() -> impl Strategy<Value = Value> {
+    let key = prop_oneof![Just("id".to_owned()), Just("idx".to_owned()), any::<String>()];
+    prop::collection::vec((key, json_value()), 0..6)
+        .prop_map(|members| Value::Object(members.into_iter().collect::<Map<_, _>>()))
+}
+
+proptest! {
+    /// `raw_data_member` finds exactly what a parsed object holds under the key.
+    #[test]
+    fn raw_data_member_agrees_with_serde_json(data in object_with_ids(), pretty in any::<bool>()) {
+        let text = if pretty { serde_json::to_vec_pretty(&data) } else { serde_json::to_vec(&data) }.unwrap();
+        let event = Event::from_json_data("t", text).unwrap();
+        let found = event.raw_data_member("id").map(|raw| serde_json::from_slice::<Value>(raw).unwrap());
+        prop_assert_eq!(found.as_ref(), data.get("id"));
+    }
+}

@@ -192,28 +192,32 @@ impl Socket {
 
 impl Peer for Socket {
     fn learn_id(&self, event: &Event) {
-        if let Some(id) = announced_id(event) {
-            *self.inner.id.lock().unwrap_or_else(PoisonError::into_inner) = Some(id);
+        let Some(raw) = event.raw_data_member("id") else { return };
+        let mut id = self.inner.id.lock().unwrap_or_else(PoisonError::into_inner);
+        // the same id again (the usual case): nothing to parse or allocate
+        let same = matches!((id.as_deref(), raw), (Some(known), [b'"', inner @ .., b'"']) if inner == known.as_bytes());
+        if !same {
+            if let Some(announced) = announced_id(event) {
+                *id = Some(announced);
+            }
         }
     }
 }
 
-/// `data.id` when it is truthy, as a string (node-ipc peers may announce a number).
+/// `data.id` when it is truthy, as a string (node-ipc peers may announce a
+/// number). Reads only that member's bytes: nothing is built for the rest.
 fn announced_id(event: &Event) -> Option<String> {
-    let raw = event.raw_data()?;
-    if raw.first() != Some(&b'{') {
-        return None;
-    }
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        #[serde(default)]
-        id: serde_json::Value,
-    }
-    let probe: Probe = serde_json::from_slice(raw).ok()?;
-    match probe.id {
-        serde_json::Value::String(s) if !s.is_empty() => Some(s),
-        serde_json::Value::Number(n) if n.as_f64().is_some_and(|f| f != 0.0) => Some(n.to_string()),
-        serde_json::Value::Bool(true) => Some("true".to_owned()),
+    let raw = event.raw_data_member("id")?;
+    match raw.first()? {
+        b'"' if raw.len() > 2 && !raw.contains(&b'\\') => {
+            std::str::from_utf8(&raw[1..raw.len() - 1]).ok().map(str::to_owned)
+        }
+        b'"' => serde_json::from_slice::<String>(raw).ok().filter(|s| !s.is_empty()),
+        b'-' | b'0'..=b'9' => {
+            let n: serde_json::Number = serde_json::from_slice(raw).ok()?;
+            n.as_f64().is_some_and(|f| f != 0.0).then(|| n.to_string())
+        }
+        b't' => Some("true".to_owned()),
         _ => None,
     }
 }
@@ -260,6 +264,12 @@ mod tests {
     fn ids_are_truthy_data_ids() {
         let id = |data| announced_id(&Event::new("t", data));
         assert_eq!(id(json!({"id": "hello"})), Some("hello".into()));
+        assert_eq!(id(json!({"id": "a\"b"})), Some("a\"b".into()));
+        assert_eq!(id(json!({"id": 1.5})), Some("1.5".into()));
+        assert_eq!(id(json!({"id": true})), Some("true".into()));
+        assert_eq!(id(json!({"id": false})), None);
+        assert_eq!(id(json!({"id": null})), None);
+        assert_eq!(id(json!({"id": -0.0})), None);
         assert_eq!(id(json!({"id": 7, "x": 1})), Some("7".into()));
         assert_eq!(id(json!({"id": ""})), None);
         assert_eq!(id(json!({"id": 0})), None);
