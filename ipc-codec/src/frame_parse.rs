@@ -136,22 +136,68 @@ fn parse_canonical(frame: &[u8]) -> Option<Result<Canonical, CodecError>> {
 }
 
 /// The members of a frame that node-ipc reads; others are validated and ignored.
-#[derive(serde::Deserialize)]
+///
+/// A member that repeats keeps its last value, as `JSON.parse` does (and so
+/// node-ipc 9 and 14): `{"type":"a","data":1,"type":"b"}` is event `b` with
+/// data `1`. serde's derived structs refuse repeated members, hence the
+/// visitor. Only frames off the canonical fast path come here.
 struct Envelope<'a> {
-    #[serde(rename = "type", borrow, default, deserialize_with = "present_type")]
     event_type: Option<TypeField<'a>>,
-    #[serde(borrow, default, deserialize_with = "present_raw")]
     data: Option<&'a RawValue>,
 }
 
-/// Keeps an explicit `null` as data (serde's `Option` would read it as absent).
-fn present_raw<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<&'a RawValue>, D::Error> {
-    <&'a RawValue>::deserialize(d).map(Some)
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Envelope<'a>, D::Error> {
+        struct EnvelopeVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for EnvelopeVisitor<'a> {
+            type Value = Envelope<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Envelope<'a>, A::Error> {
+                let mut envelope = Envelope { event_type: None, data: None };
+                while let Some(member) = map.next_key::<Member>()? {
+                    match member {
+                        Member::Type => envelope.event_type = Some(map.next_value()?),
+                        // An explicit `null` is data (not absent), as JavaScript keeps it.
+                        Member::Data => envelope.data = Some(map.next_value()?),
+                        Member::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(envelope)
+            }
+        }
+        d.deserialize_map(EnvelopeVisitor(std::marker::PhantomData))
+    }
 }
 
-/// Keeps `"type": null` apart from a missing `type`.
-fn present_type<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<TypeField<'a>>, D::Error> {
-    TypeField::deserialize(d).map(Some)
+/// A member name of the envelope (escapes already resolved: `"typ\u0065"` is `type`).
+enum Member {
+    Type,
+    Data,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Member {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Member, D::Error> {
+        struct MemberVisitor;
+        impl Visitor<'_> for MemberVisitor {
+            type Value = Member;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Member, E> {
+                Ok(match name {
+                    "type" => Member::Type,
+                    "data" => Member::Data,
+                    _ => Member::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(MemberVisitor)
+    }
 }
 
 /// The `type` member: a string (borrowed when it has no escapes) or the kind
@@ -253,5 +299,84 @@ mod tests {
         let event =
             parse("{\"type\":\"\u{e9}t\u{e9}\",\"data\":\"caf\u{e9}\"}".as_bytes(), &rules, &mut types);
         assert_eq!(event.unwrap().data_as::<String>().unwrap(), "caf\u{e9}");
+    }
+
+    /// (frame, event type, raw data).
+    type Repeated = (&'static [u8], &'static str, Option<&'static [u8]>);
+
+    /// Frames whose members repeat: `JSON.parse` keeps the last value of each.
+    const REPEATED: &[Repeated] = &[
+        (
+            br#"{"type":"first","data":null,"type":"last","data":{"ok":true}}"#,
+            "last",
+            Some(br#"{"ok":true}"#),
+        ),
+        (br#"{"type":"a","type":"b","data":1}"#, "b", Some(b"1")),
+        (br#"{"type":"a","data":1,"data":2}"#, "a", Some(b"2")),
+        (br#"{"type":"a","data":1,"type":"b"}"#, "b", Some(b"1")),
+        (br#"{"data":[1],"type":"a","data":"x","type":"b"}"#, "b", Some(br#""x""#)),
+        (br#"{"type":"a","type":"b"}"#, "b", None),
+        (br#"{"type":"a","data":{"data":1,"data":2}}"#, "a", Some(br#"{"data":1,"data":2}"#)),
+        (br#"{"type":1,"type":"b","data":null}"#, "b", Some(b"null")),
+        (br#"{"type":"a","data":2,"typ\u0065":"b","d\u0061ta":3}"#, "b", Some(b"3")),
+        (br#"{ "type" : "a" , "data" : 1 , "data" : 2 }"#, "a", Some(b"2")),
+    ];
+
+    #[test]
+    fn repeated_members_keep_the_last_value_in_every_profile() {
+        for profile in [Profile::Fast, Profile::Guarded, Profile::Assured] {
+            let rules = Rules::builder(profile).allowed_events(["a", "b", "last"]).build();
+            let mut types = TypeCache::default();
+            for &(frame, event_type, data) in REPEATED {
+                let show = String::from_utf8_lossy(frame);
+                let event =
+                    parse(frame, &rules, &mut types).unwrap_or_else(|e| panic!("{profile:?} {show}: {e}"));
+                assert_eq!(event.event_type(), event_type, "{profile:?} {show}");
+                assert_eq!(event.raw_data(), data, "{profile:?} {show}");
+                assert_eq!(event.has_data(), data.is_some(), "{profile:?} {show}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_members_the_rules_judge_the_last_type() {
+        let mut types = TypeCache::default();
+        let guarded = Rules::new(Profile::Guarded);
+        // A reserved name first is overwritten; a reserved name last is refused.
+        let event = parse(br#"{"type":"connect","data":1,"type":"app.ok"}"#, &guarded, &mut types).unwrap();
+        assert_eq!(event.event_type(), "app.ok");
+        let err = parse(br#"{"type":"app.ok","data":1,"type":"connect"}"#, &guarded, &mut types).unwrap_err();
+        assert!(matches!(err, CodecError::ReservedEvent { .. }), "{err}");
+        let err = parse(br#"{"type":"app.ok","type":"__proto__"}"#, &guarded, &mut types).unwrap_err();
+        assert!(matches!(err, CodecError::UnsafeEventName { .. }), "{err}");
+        // A last type that is not a string is refused even after a string.
+        for rules in [Rules::default(), guarded] {
+            let err = parse(br#"{"type":"a","data":1,"type":null}"#, &rules, &mut types).unwrap_err();
+            assert!(matches!(err, CodecError::TypeNotString { found: "null", .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn repeated_members_still_must_be_valid_json() {
+        let rules = Rules::default();
+        let mut types = TypeCache::default();
+        for frame in [
+            &br#"{"type":"a","data":1,"data":}"#[..],
+            br#"{"type":"a","data":1,"type":"b",}"#,
+            br#"{"type":"a","data":1}{"type":"b"}"#,
+        ] {
+            let err = parse(frame, &rules, &mut types).unwrap_err();
+            assert!(matches!(err, CodecError::InvalidJson { .. }), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_canonical_path_and_the_general_path_agree() {
+        // A canonical frame and the same frame with spaces (general path).
+        let rules = Rules::default();
+        let mut types = TypeCache::default();
+        let fast = parse(br#"{"type":"a","data":{"x":[1,2]}}"#, &rules, &mut types).unwrap();
+        let slow = parse(br#"{ "type":"a","data":{"x":[1,2]}}"#, &rules, &mut types).unwrap();
+        assert_eq!((fast.event_type(), fast.raw_data()), (slow.event_type(), slow.raw_data()));
     }
 }

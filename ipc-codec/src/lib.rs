@@ -31,6 +31,11 @@
 //! rules. A bad frame is a typed [`CodecError`] that leaves the decoder on the
 //! next frame: end the stream (the default with `Framed`) or report and go on
 //! ([`ContinueOnError`]).
+//!
+//! Where decoding differs from node-ipc's own parser, and why, is the last
+//! section below (the text of `ipc-codec/PARSER-DIFFERENCES.md`).
+//!
+#![doc = include_str!("../PARSER-DIFFERENCES.md")]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

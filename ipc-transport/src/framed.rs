@@ -12,7 +12,7 @@ use futures::{Sink, Stream};
 use ipc_codec::PartialFrameDeadline;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
-use tokio_util::codec::{Decoder, Encoder, Framed, FramedRead};
+use tokio_util::codec::{Decoder, Encoder, Framed, FramedParts, FramedRead};
 
 /// Wraps a connection in a `Framed` with `codec`, enforcing the codec's
 /// incomplete-frame deadline: the one call from a stream to events.
@@ -99,6 +99,56 @@ const GROW_WHEN_LEFT: usize = 4 * 1024;
 /// or a [`batch_writer`](crate::batch_writer)): each `send` flushes. A codec
 /// that encodes several item types leaves `SinkExt::close` ambiguous; name the
 /// item type to half-close the connection: `SinkExt::<Event>::close(&mut framed)`.
+///
+/// It offers what tokio-util's `Framed` does besides: the buffers
+/// ([`read_buffer`](Self::read_buffer), [`write_buffer`](Self::write_buffer)
+/// and their `_mut` forms), [`into_parts`](Self::into_parts) and
+/// [`map_codec`](Self::map_codec).
+///
+/// # Examples
+///
+/// An echo server that answers every event it has buffered before it writes:
+/// it feeds each reply while more input is waiting in the read buffer, and
+/// flushes once the read buffer is empty, so a burst of requests costs one
+/// write. (`JsonCodec` encodes several item types, so `flush` names one.)
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), ipc_codec::CodecError> {
+/// use futures::{SinkExt, StreamExt};
+/// use ipc_codec::{Event, JsonCodec};
+///
+/// let (client, server) = tokio::io::duplex(64 * 1024);
+/// let echo = tokio::spawn(async move {
+///     let mut server = ipc_transport::framed(server, JsonCodec::default());
+///     while let Some(event) = server.next().await {
+///         server.feed(event?).await?; // the echo: each event goes back as it came
+///         if server.read_buffer().is_empty() {
+///             SinkExt::<Event>::flush(&mut server).await?;
+///         }
+///     }
+///     Ok::<_, ipc_codec::CodecError>(())
+/// });
+///
+/// let mut client = ipc_transport::framed(client, JsonCodec::default());
+/// for i in 0..3 {
+///     client.feed(Event::new("ping", serde_json::json!(i))).await?;
+/// }
+/// SinkExt::<Event>::flush(&mut client).await?;
+/// for i in 0..3 {
+///     let reply = client.next().await.unwrap()?;
+///     assert_eq!(reply.event_type(), "ping");
+///     assert_eq!(reply.data_as::<i32>()?, i);
+/// }
+/// drop(client);
+/// echo.await.unwrap()?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A read buffer holding only the start of a frame is not empty: a peer that
+/// stops half-way through a frame to wait for replies gets them once the frame
+/// is whole (or 64 KiB of replies are queued).
 pub struct IpcFramed<T, C> {
     inner: Framed<T, C>,
     deadline: ReadDeadline,
@@ -135,12 +185,78 @@ impl<T, C> IpcFramed<T, C> {
         self.inner.codec_mut()
     }
 
+    /// The bytes read but not decoded yet.
+    pub fn read_buffer(&self) -> &BytesMut {
+        self.inner.read_buffer()
+    }
+
+    /// The bytes read but not decoded yet, mutably. Changing them can corrupt
+    /// the framing. Bytes appended here are decoded with those of the next
+    /// read (as in tokio-util, the codec is not asked again before one).
+    pub fn read_buffer_mut(&mut self) -> &mut BytesMut {
+        self.inner.read_buffer_mut()
+    }
+
+    /// The bytes encoded but not written yet.
+    pub fn write_buffer(&self) -> &BytesMut {
+        self.inner.write_buffer()
+    }
+
+    /// The bytes encoded but not written yet, mutably. Bytes appended here go
+    /// out with the next write, as they are.
+    pub fn write_buffer_mut(&mut self) -> &mut BytesMut {
+        self.inner.write_buffer_mut()
+    }
+
+    /// Replaces the codec, keeping the connection and both buffers, as
+    /// `Framed::map_codec` does.
+    ///
+    /// A stream that has timed out stays ended. Otherwise the new codec's own
+    /// deadline applies from here on: the old codec's timer is dropped. A
+    /// codec that wraps the old one (`ContinueOnError::new`) keeps its clock;
+    /// a fresh codec is offered the bytes left in the read buffer on the next
+    /// poll and starts its clock then. The 64 KiB write batch is kept.
+    ///
+    /// ```
+    /// use ipc_codec::{ContinueOnError, JsonCodec};
+    ///
+    /// let (io, _peer) = tokio::io::duplex(1024);
+    /// let strict = ipc_transport::framed(io, JsonCodec::default());
+    /// let lenient = strict.map_codec(ContinueOnError::new);
+    /// # let _: &ContinueOnError<JsonCodec> = lenient.codec();
+    /// ```
+    pub fn map_codec<D, F>(self, map: F) -> IpcFramed<T, D>
+    where
+        F: FnOnce(C) -> D,
+    {
+        let mut inner = self.inner.map_codec(map);
+        inner.set_backpressure_boundary(WRITE_BATCH);
+        IpcFramed { inner, deadline: self.deadline.for_new_codec() }
+    }
+
     /// The plain `Framed` (no deadline from here on).
     pub fn into_framed(self) -> Framed<T, C> {
         self.inner
     }
 
-    /// The connection; buffered bytes are lost.
+    /// The connection, the codec, the bytes read but not decoded and the
+    /// bytes encoded but not written: tokio-util's `FramedParts`, which
+    /// `Framed::from_parts` (or [`framed()`] with `read_buffer_mut` and
+    /// `write_buffer_mut`) takes back. The deadline state is not part of it.
+    ///
+    /// ```
+    /// use ipc_codec::JsonCodec;
+    ///
+    /// let (io, _peer) = tokio::io::duplex(1024);
+    /// let parts = ipc_transport::framed(io, JsonCodec::default()).into_parts();
+    /// assert!(parts.read_buf.is_empty() && parts.write_buf.is_empty());
+    /// ```
+    pub fn into_parts(self) -> FramedParts<T, C> {
+        self.inner.into_parts()
+    }
+
+    /// The connection; buffered bytes are lost (keep them with
+    /// [`into_parts`](Self::into_parts)).
     pub fn into_inner(self) -> T {
         self.inner.into_inner()
     }
@@ -181,6 +297,12 @@ struct ReadDeadline {
 }
 
 impl ReadDeadline {
+    /// The state to keep when the codec is replaced: an ended stream stays
+    /// ended; the old codec's timer goes (the new codec sets its own).
+    fn for_new_codec(self) -> Self {
+        Self { timer: None, timed_out: self.timed_out }
+    }
+
     /// Passes a ready item on (and forgets the timer); while pending, arms the
     /// timer at the codec's deadline and, once it fires, yields one `TimedOut` error.
     fn after_poll<I, E, C>(
@@ -254,12 +376,62 @@ impl<T, C> IpcFramedRead<T, C> {
         self.inner.decoder()
     }
 
+    /// The connection, mutably. Reading it directly corrupts the framing.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
+    }
+
     /// The codec, mutably.
     pub fn codec_mut(&mut self) -> &mut C {
         self.inner.decoder_mut()
     }
 
-    /// The connection; buffered bytes are lost.
+    /// The bytes read but not decoded yet.
+    pub fn read_buffer(&self) -> &BytesMut {
+        self.inner.read_buffer()
+    }
+
+    /// The bytes read but not decoded yet, mutably. Changing them can corrupt
+    /// the framing. Bytes appended here are decoded with those of the next
+    /// read (as in tokio-util, the codec is not asked again before one).
+    pub fn read_buffer_mut(&mut self) -> &mut BytesMut {
+        self.inner.read_buffer_mut()
+    }
+
+    /// Replaces the decoder, keeping the connection and the read buffer, as
+    /// `FramedRead::map_decoder` does.
+    ///
+    /// A stream that has timed out stays ended; otherwise the new decoder's
+    /// deadline applies from here on. A decoder that wraps the old one
+    /// (`ContinueOnError::new`) keeps its clock. A fresh decoder, as in
+    /// tokio-util, is offered bytes the old one found incomplete only with the
+    /// next read, and starts its clock then (unlike [`IpcFramed::map_codec`],
+    /// which offers them on the next poll).
+    ///
+    /// ```
+    /// use ipc_codec::{ContinueOnError, JsonCodec};
+    ///
+    /// let (io, _peer) = tokio::io::duplex(1024);
+    /// let strict = ipc_transport::framed_read(io, JsonCodec::default());
+    /// let lenient = strict.map_decoder(ContinueOnError::new);
+    /// # let _: &ContinueOnError<JsonCodec> = lenient.codec();
+    /// ```
+    pub fn map_decoder<D, F>(self, map: F) -> IpcFramedRead<T, D>
+    where
+        F: FnOnce(C) -> D,
+    {
+        IpcFramedRead { inner: self.inner.map_decoder(map), deadline: self.deadline.for_new_codec() }
+    }
+
+    /// The connection, the codec and the bytes read but not decoded, as
+    /// `FramedRead::into_parts` gives them (`write_buf` is empty). The
+    /// deadline state is not part of it.
+    pub fn into_parts(self) -> FramedParts<T, C> {
+        self.inner.into_parts()
+    }
+
+    /// The connection; buffered bytes are lost (keep them with
+    /// [`into_parts`](Self::into_parts)).
     pub fn into_inner(self) -> T {
         self.inner.into_inner()
     }
@@ -411,5 +583,221 @@ mod tests {
             let largest = largest.load(std::sync::atomic::Ordering::Relaxed);
             assert_eq!(largest >= READ_BURST, want_burst, "{frames} frames: largest read offered {largest}");
         }
+    }
+
+    const TWO_FRAMES: &[u8] = b"{\"type\":\"a\",\"data\":1}\x0c{\"type\":\"b\",\"data\":2}\x0c";
+
+    #[tokio::test]
+    async fn read_buffer_holds_the_undecoded_frames() {
+        let (mut a, b) = tokio::io::duplex(1024);
+        let mut b = framed(b, JsonCodec::default());
+        a.write_all(TWO_FRAMES).await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "a");
+        assert_eq!(&b.read_buffer()[..], b"{\"type\":\"b\",\"data\":2}\x0c");
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "b");
+        assert!(b.read_buffer().is_empty());
+    }
+
+    #[tokio::test]
+    async fn read_buffer_mut_bytes_are_decoded_with_the_next_read() {
+        let (mut a, b) = tokio::io::duplex(1024);
+        let mut b = framed(b, JsonCodec::default());
+        b.read_buffer_mut().extend_from_slice(b"{\"type\":\"injected\"}\x0c");
+        a.write_all(b"{\"type\":\"read\"}\x0c").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "injected");
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "read");
+    }
+
+    #[tokio::test]
+    async fn write_buffer_holds_fed_frames_until_flush() {
+        use futures::SinkExt;
+        let (mut a, b) = tokio::io::duplex(1024);
+        let mut b = framed(b, JsonCodec::default());
+        b.feed(ipc_codec::Event::new("a", serde_json::json!(1))).await.unwrap();
+        assert_eq!(&b.write_buffer()[..], b"{\"type\":\"a\",\"data\":1}\x0c");
+        b.write_buffer_mut().extend_from_slice(b"{\"type\":\"b\",\"data\":2}\x0c");
+        SinkExt::<ipc_codec::Event>::flush(&mut b).await.unwrap();
+        assert!(b.write_buffer().is_empty());
+        let mut got = vec![0; TWO_FRAMES.len()];
+        tokio::io::AsyncReadExt::read_exact(&mut a, &mut got).await.unwrap();
+        assert_eq!(got, TWO_FRAMES);
+    }
+
+    #[tokio::test]
+    async fn into_parts_keeps_buffered_undecoded_and_unwritten_bytes() {
+        use futures::SinkExt;
+        let (mut a, b) = tokio::io::duplex(1024);
+        let mut b = framed(b, JsonCodec::default());
+        a.write_all(TWO_FRAMES).await.unwrap();
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "a");
+        b.feed(ipc_codec::Event::new("out", serde_json::json!(0))).await.unwrap();
+        let parts = b.into_parts();
+        assert_eq!(&parts.read_buf[..], b"{\"type\":\"b\",\"data\":2}\x0c{\"type\":");
+        assert_eq!(&parts.write_buf[..], b"{\"type\":\"out\",\"data\":0}\x0c");
+        let mut plain = Framed::from_parts(parts);
+        assert_eq!(plain.next().await.unwrap().unwrap().event_type(), "b");
+        a.write_all(b"\"c\"}\x0c").await.unwrap();
+        assert_eq!(plain.next().await.unwrap().unwrap().event_type(), "c");
+    }
+
+    #[tokio::test]
+    async fn read_half_into_parts_keeps_buffered_undecoded_bytes() {
+        let (mut a, b) = tokio::io::duplex(1024);
+        let mut b = framed_read(b, JsonCodec::default());
+        a.write_all(TWO_FRAMES).await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "a");
+        assert_eq!(&b.read_buffer()[..], b"{\"type\":\"b\",\"data\":2}\x0c");
+        let parts = b.into_parts();
+        assert_eq!(&parts.read_buf[..], b"{\"type\":\"b\",\"data\":2}\x0c");
+        assert!(parts.write_buf.is_empty());
+        // A new FramedRead decodes the kept bytes with those of its first read.
+        let mut plain = FramedRead::new(parts.io, parts.codec);
+        *plain.read_buffer_mut() = parts.read_buf;
+        a.write_all(b"{\"type\":\"c\"}\x0c").await.unwrap();
+        assert_eq!(plain.next().await.unwrap().unwrap().event_type(), "b");
+        assert_eq!(plain.next().await.unwrap().unwrap().event_type(), "c");
+    }
+
+    #[tokio::test]
+    async fn read_half_get_mut_and_read_buffer_mut() {
+        let (mut a, b) = tokio::io::duplex(1024);
+        let mut b = framed_read(b, JsonCodec::default());
+        b.read_buffer_mut().extend_from_slice(b"{\"type\":\"injected\"}\x0c");
+        a.write_all(b"{\"type\":\"read\"}\x0c").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "injected");
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "read");
+        // The connection itself: what we write through it reaches the peer.
+        b.get_mut().write_all(b"raw").await.unwrap();
+        let mut got = [0; 3];
+        tokio::io::AsyncReadExt::read_exact(&mut a, &mut got).await.unwrap();
+        assert_eq!(&got, b"raw");
+    }
+
+    #[tokio::test]
+    async fn map_codec_keeps_both_buffers() {
+        use futures::SinkExt;
+        let (mut a, b) = tokio::io::duplex(1024);
+        let mut b = framed(b, JsonCodec::default());
+        a.write_all(b"{\"type\":\"a\",\"data\":1}\x0cnot json\x0c{\"type\":\"c\"}\x0c").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "a");
+        b.feed(ipc_codec::Event::new("out", serde_json::json!(0))).await.unwrap();
+        let mut b = b.map_codec(ipc_codec::ContinueOnError::new);
+        assert_eq!(&b.write_buffer()[..], b"{\"type\":\"out\",\"data\":0}\x0c");
+        assert_eq!(b.read_buffer().len(), b"not json\x0c{\"type\":\"c\"}\x0c".len());
+        // The new codec decodes what was buffered: a bad frame is now an item.
+        assert!(b.next().await.unwrap().unwrap().is_err());
+        assert_eq!(b.next().await.unwrap().unwrap().unwrap().event_type(), "c");
+        SinkExt::<ipc_codec::Event>::flush(&mut b).await.unwrap();
+        let mut got = [0; 24];
+        tokio::io::AsyncReadExt::read_exact(&mut a, &mut got).await.unwrap();
+        assert_eq!(&got, b"{\"type\":\"out\",\"data\":0}\x0c");
+    }
+
+    #[tokio::test]
+    async fn map_codec_keeps_the_write_batch() {
+        let (_a, b) = tokio::io::duplex(1024);
+        let b = framed(b, JsonCodec::default()).map_codec(ipc_codec::ContinueOnError::new);
+        assert_eq!(b.into_framed().backpressure_boundary(), WRITE_BATCH);
+    }
+
+    fn guarded_5s() -> JsonCodec {
+        JsonCodec::builder()
+            .rules(Rules::builder(Profile::Guarded).message_timeout(Some(Duration::from_secs(5))).build())
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn map_codec_after_a_timeout_stays_ended() {
+        let (mut a, b) = tokio::io::duplex(64);
+        let mut b = framed(b, guarded_5s());
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert!(b.next().await.unwrap().is_err());
+        let mut b = b.map_codec(|_| JsonCodec::default());
+        a.write_all(b"\"x\"}\x0c").await.unwrap();
+        assert!(b.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn map_codec_applies_the_new_codecs_deadline() {
+        // Guarded to Fast: the pending timer goes, and Fast waits.
+        let (mut a, b) = tokio::io::duplex(64);
+        let mut b = framed(b, guarded_5s());
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_secs(1), b.next()).await.is_err());
+        let mut b = b.map_codec(|_| JsonCodec::default());
+        assert!(tokio::time::timeout(Duration::from_secs(3600), b.next()).await.is_err());
+        a.write_all(b"\"x\"}\x0c").await.unwrap();
+        assert_eq!(b.next().await.unwrap().unwrap().event_type(), "x");
+    }
+
+    // Codecs keep std time, which a paused runtime does not advance: each of
+    // these tests starts a runtime of its own, and waits before the new codec
+    // sees a frame shorten its deadline.
+
+    #[tokio::test(start_paused = true)]
+    async fn map_codec_to_a_guarded_codec_times_the_buffered_frame() {
+        // From the next poll.
+        let (mut a, b) = tokio::io::duplex(64);
+        let mut b = framed(b, JsonCodec::default());
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_secs(1), b.next()).await.is_err());
+        let mut b = b.map_codec(|_| guarded_5s());
+        let started = tokio::time::Instant::now();
+        assert_timed_out(b.next().await);
+        assert!(started.elapsed() >= Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(b.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn map_decoder_to_a_guarded_codec_times_the_buffered_frame() {
+        // From the next read.
+        let (mut a, b) = tokio::io::duplex(64);
+        let mut b = framed_read(b, JsonCodec::default());
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_secs(60), b.next()).await.is_err());
+        let mut b = b.map_decoder(|_| guarded_5s());
+        a.write_all(b"\"").await.unwrap();
+        assert_timed_out(b.next().await);
+        assert!(b.next().await.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn map_codec_wrapping_the_codec_keeps_its_clock() {
+        let (mut a, b) = tokio::io::duplex(64);
+        let started = tokio::time::Instant::now();
+        let mut b = framed(b, guarded_5s());
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_secs(3), b.next()).await.is_err());
+        let mut b = b.map_codec(ipc_codec::ContinueOnError::new);
+        let item = b.next().await.unwrap();
+        assert!(matches!(item, Err(ipc_codec::CodecError::Io(ref e)) if e.kind() == io::ErrorKind::TimedOut));
+        assert_about_5s(started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn map_decoder_wrapping_the_codec_keeps_its_clock() {
+        let (mut a, b) = tokio::io::duplex(64);
+        let started = tokio::time::Instant::now();
+        let mut b = framed_read(b, guarded_5s());
+        a.write_all(b"{\"type\":").await.unwrap();
+        assert!(tokio::time::timeout(Duration::from_secs(3), b.next()).await.is_err());
+        let mut b = b.map_decoder(ipc_codec::ContinueOnError::new);
+        assert!(b.next().await.unwrap().is_err());
+        assert_about_5s(started.elapsed());
+    }
+
+    /// 5 s from the frame's start, not 5 s from the codec's replacement (8 s).
+    fn assert_about_5s(elapsed: Duration) {
+        assert!(elapsed >= Duration::from_secs(5) && elapsed < Duration::from_millis(5_500), "{elapsed:?}");
+    }
+
+    fn assert_timed_out<I: fmt::Debug>(item: Option<Result<I, ipc_codec::CodecError>>) {
+        let err = item.unwrap().unwrap_err();
+        assert!(
+            matches!(err, ipc_codec::CodecError::Io(ref e) if e.kind() == io::ErrorKind::TimedOut),
+            "{err}"
+        );
     }
 }

@@ -579,3 +579,62 @@ async fn rust_crate_tcp_client_our_server() {
     assert_eq!(within("server", server).await.unwrap(), transcript().len());
     within("crate client", tokio::task::spawn_blocking(move || client.join())).await.unwrap().unwrap();
 }
+
+// ---------------------------------------------------------------- repeated members
+
+/// A frame whose `type` and `data` repeat: `JSON.parse` keeps the last of each.
+const REPEATED: &[u8] = b"{\"type\":\"first\",\"data\":null,\"type\":\"last\",\"data\":{\"ok\":true}}\x0c";
+
+/// A node-ipc echo server (`config` merged into `ipc.config`) dispatches the
+/// event our decoder yields for [`REPEATED`] (`last`, `{"ok":true}`), echoes
+/// it, and keeps the connection: the next event comes back too.
+async fn repeated_members_decode_as_node_dispatches(flavor: NodeIpc, config: &str) {
+    use tokio::io::AsyncWriteExt;
+    use tokio_util::codec::Decoder;
+
+    let Some(rt) = interop::peer(flavor) else { return };
+    let who = format!("{flavor} unix server ({config}) <- repeated members");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.repeat");
+    let (mut peer, _ready) = rt
+        .echo_server()
+        .args([format!("path={}", path.display()), format!("config={config}")])
+        .spawn_ready(PEER_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{who}: {e}"));
+
+    // What our decoder makes of the frame, in the Fast and the Guarded profile.
+    let mut ours = Vec::new();
+    for profile in [ipc_codec::Profile::Fast, ipc_codec::Profile::Guarded] {
+        let mut codec = JsonCodec::builder().profile(profile).build().unwrap();
+        let event = codec.decode(&mut BytesMut::from(REPEATED)).unwrap().unwrap();
+        ours.push((event.event_type().to_owned(), event.raw_data().map(<[u8]>::to_vec)));
+    }
+    assert_eq!(ours[0], ("last".to_owned(), Some(b"{\"ok\":true}".to_vec())), "{who}");
+    assert_eq!(ours[0], ours[1], "{who}");
+
+    let mut stream = within("connect", LocalStream::connect(&path)).await.unwrap();
+    within("write", stream.write_all(REPEATED)).await.unwrap();
+    within("write", stream.write_all(b"{\"type\":\"after\",\"data\":1}\x0c")).await.unwrap();
+    let mut events = framed(stream, JsonCodec::default());
+    let echo = within(&who, events.next()).await.unwrap().unwrap();
+    assert_eq!((echo.event_type().to_owned(), echo.raw_data().map(<[u8]>::to_vec)), ours[0], "{who}");
+    let after = within(&who, events.next()).await.expect("the connection was closed").unwrap();
+    assert_eq!(after.event_type(), "after", "{who}");
+    let line = peer.wait_for_line("EVENT", PEER_TIMEOUT).unwrap_or_else(|e| panic!("{who}: {e}"));
+    assert_eq!(line, "{\"type\":\"last\",\"data\":{\"ok\":true}}", "{who}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_fast_server_dispatches_the_last_repeated_members() {
+    repeated_members_decode_as_node_dispatches(NodeIpc::V14, "{}").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v14_guarded_server_dispatches_the_last_repeated_members() {
+    repeated_members_decode_as_node_dispatches(NodeIpc::V14, "{\"parser\":\"guarded\"}").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v9_server_dispatches_the_last_repeated_members() {
+    repeated_members_decode_as_node_dispatches(NodeIpc::V9, "{}").await;
+}
