@@ -1,5 +1,5 @@
 //! [`Outbox`]: a connection's outgoing queue. Emits never wait; the
-//! connection's writer ([`super::write`]) takes what is queued in batches, and
+//! connection's writer (the `write` module beside this one) takes what is queued in batches, and
 //! `flush()` waits until what was queued before it is written.
 //!
 //! A stream connection's queue ([`StreamQueue`]) is one byte buffer that
