@@ -2,7 +2,9 @@
 //! and read chunkings, for `JsonCodec` and `MsgPackCodec`.
 
 use bytes::BytesMut;
-use ipc_codec::{Event, JsonCodec, MsgPackCodec};
+use ipc_codec::{Event, JsonCodec};
+#[cfg(feature = "msgpack")]
+use ipc_codec::MsgPackCodec;
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 use tokio_util::codec::{Decoder, Encoder};
@@ -91,6 +93,7 @@ proptest! {
         prop_assert_eq!(decoded, expected);
     }
 
+    #[cfg(feature = "msgpack")]
     #[test]
     fn msgpack_codec_round_trips(
         events in prop::collection::vec(event(), 0..12),
