@@ -2,9 +2,9 @@
 //! and read chunkings, for `JsonCodec` and `MsgPackCodec`.
 
 use bytes::BytesMut;
-use ipc_codec::{Event, JsonCodec};
 #[cfg(feature = "msgpack")]
 use ipc_codec::MsgPackCodec;
+use ipc_codec::{Event, JsonCodec};
 use proptest::prelude::*;
 use serde_json::{Map, Number, Value};
 use tokio_util::codec::{Decoder, Encoder};
