@@ -40,7 +40,14 @@ pub(crate) trait Queue: Default {
 pub(crate) struct StreamQueue {
     buf: BytesMut,
     lens: VecDeque<usize>,
+    /// The most bytes queued at once since the buffer was last given back:
+    /// about what the buffer's allocation holds.
+    high_water: usize,
 }
+
+/// A drained queue whose buffer grew past this gives it back once the
+/// connection has been quiet for a while (the writer decides when).
+pub(crate) const KEEP_AT_MOST: usize = 256 * 1024;
 
 impl StreamQueue {
     /// Appends one frame written by `encode`; returns its length. On error
@@ -50,6 +57,7 @@ impl StreamQueue {
         encode(&mut self.buf)?;
         let len = self.buf.len() - start;
         self.lens.push_back(len);
+        self.high_water = self.high_water.max(self.buf.len());
         Ok(len)
     }
 }
@@ -334,6 +342,23 @@ impl<Q: Queue> Outbox<Q> {
 }
 
 impl Outbox<StreamQueue> {
+    /// Whether the queue is empty and its buffer grew past [`KEEP_AT_MOST`]:
+    /// then the writer gives the buffer back if nothing comes for a while.
+    pub(crate) fn holds_a_large_buffer(&self) -> bool {
+        let state = self.lock();
+        state.queue.lens.is_empty() && state.queue.high_water > KEEP_AT_MOST
+    }
+
+    /// Gives a drained queue's buffer back (a burst is over; keeping its
+    /// memory for every quiet connection would cost more than allocating it
+    /// again for the next burst).
+    pub(crate) fn release_buffer(&self) {
+        let mut state = self.lock();
+        if state.queue.lens.is_empty() {
+            state.queue = StreamQueue::default();
+        }
+    }
+
     /// Queues one frame that `encode` writes straight into the queue's buffer
     /// (it must leave the buffer as it was on error, as the codecs do).
     ///

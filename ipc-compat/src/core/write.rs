@@ -25,6 +25,11 @@ const MAX_BATCH: usize = ipc_transport::DEFAULT_MAX_BATCH;
 /// queue's buffer is handed back to emits a piece at a time.
 const MAX_CHUNK: usize = 256 * 1024;
 
+/// How long a connection stays quiet before its queue gives back a buffer
+/// that a burst grew past `KEEP_AT_MOST` (connections that write small frames
+/// never arm this timer).
+const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Writes queued frames to `io` until the queue is closed and drained (`Ok`)
 /// or a write fails. With a sync gate, one frame at a time, each after the
 /// gate opens (node-ipc's `sync`).
@@ -35,7 +40,18 @@ where
     W: AsyncWrite + Unpin,
 {
     loop {
-        if !outbox.wait_queued().await {
+        let queued = if outbox.holds_a_large_buffer() {
+            match tokio::time::timeout(RELEASE_AFTER, outbox.wait_queued()).await {
+                Ok(queued) => queued,
+                Err(_quiet) => {
+                    outbox.release_buffer();
+                    outbox.wait_queued().await
+                }
+            }
+        } else {
+            outbox.wait_queued().await
+        };
+        if !queued {
             return Ok(());
         }
         if let Some(gate) = gate {
@@ -119,6 +135,30 @@ mod tests {
                 assert_eq!(io.writes, 1, "1000 queued frames go out in one write");
             }
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_buffer_is_given_back_once_the_connection_is_quiet() {
+        let outbox: Outbox = Outbox::new(None, usize::MAX, true);
+        let frame = vec![b'x'; 1024];
+        for _ in 0..1024 {
+            outbox.push(&frame).unwrap(); // 1 MiB queued at once
+        }
+        let mut io = Trickle { got: Vec::new(), chunk: usize::MAX, writes: 0 };
+        {
+            let writer = write_stream(&outbox, &mut io, None);
+            tokio::pin!(writer);
+            assert!(tokio::time::timeout(std::time::Duration::from_millis(10), writer.as_mut())
+                .await
+                .is_err());
+            assert!(outbox.holds_a_large_buffer(), "drained, still holding the burst's buffer");
+            assert!(tokio::time::timeout(RELEASE_AFTER * 2, writer.as_mut()).await.is_err());
+            assert!(!outbox.holds_a_large_buffer(), "given back after a quiet second");
+            outbox.push(b"more").unwrap();
+            outbox.close(false);
+            writer.await.unwrap();
+        }
+        assert_eq!(io.got.len(), 1024 * 1024 + 4);
     }
 
     #[tokio::test]
