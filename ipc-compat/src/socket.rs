@@ -197,17 +197,17 @@ impl Peer for Socket {
         // the same id again (the usual case): nothing to parse or allocate
         let same = matches!((id.as_deref(), raw), (Some(known), [b'"', inner @ .., b'"']) if inner == known.as_bytes());
         if !same {
-            if let Some(announced) = announced_id(event) {
+            if let Some(announced) = id_text(raw) {
                 *id = Some(announced);
             }
         }
     }
 }
 
-/// `data.id` when it is truthy, as a string (node-ipc peers may announce a
-/// number). Reads only that member's bytes: nothing is built for the rest.
-fn announced_id(event: &Event) -> Option<String> {
-    let raw = event.raw_data_member("id")?;
+/// The id a raw `data.id` value announces when it is truthy, as a string
+/// (node-ipc peers may announce a number). Only that member's bytes are read:
+/// nothing is built for the rest of the data.
+fn id_text(raw: &[u8]) -> Option<String> {
     match raw.first()? {
         b'"' if raw.len() > 2 && !raw.contains(&b'\\') => {
             std::str::from_utf8(&raw[1..raw.len() - 1]).ok().map(str::to_owned)
@@ -259,6 +259,11 @@ impl fmt::Display for Socket {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `data.id` of `event` when it is truthy.
+    fn announced_id(event: &Event) -> Option<String> {
+        id_text(event.raw_data_member("id")?)
+    }
 
     #[test]
     fn ids_are_truthy_data_ids() {

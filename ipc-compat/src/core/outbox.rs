@@ -32,6 +32,11 @@ pub(crate) trait Queue: Default {
     fn clear(&mut self);
     /// Removes the last frame, `bytes` long (a push that went over a limit).
     fn pop_last(&mut self, bytes: usize);
+    /// Whether the queue is empty but holds memory worth giving back when
+    /// the connection goes quiet.
+    fn holds_spare_memory(&self) -> bool {
+        false
+    }
 }
 
 /// Encoded frames back to back in one buffer, and each frame's length (for
@@ -96,6 +101,10 @@ impl Queue for StreamQueue {
     fn pop_last(&mut self, bytes: usize) {
         self.lens.pop_back();
         self.buf.truncate(self.buf.len() - bytes);
+    }
+
+    fn holds_spare_memory(&self) -> bool {
+        self.lens.is_empty() && self.high_water > KEEP_AT_MOST
     }
 }
 
@@ -331,22 +340,25 @@ impl<Q: Queue> Outbox<Q> {
         batch
     }
 
-    /// The frames in flight are written.
-    pub(crate) fn written(&self) {
+    /// The frames in flight are written. Returns whether the queue is now
+    /// empty but holds memory worth giving back if nothing comes for a while
+    /// (read under the same lock, so the writer needs no second look).
+    pub(crate) fn written(&self) -> bool {
         let mut state = self.lock();
         let (n, bytes) = std::mem::take(&mut state.in_flight);
         state.pending_bytes -= bytes;
+        let spare = state.queue.holds_spare_memory();
         drop(state);
         self.progress.send_modify(|p| p.done += n);
+        spare
     }
 }
 
 impl Outbox<StreamQueue> {
-    /// Whether the queue is empty and its buffer grew past [`KEEP_AT_MOST`]:
-    /// then the writer gives the buffer back if nothing comes for a while.
+    /// Whether the queue is empty and its buffer grew past [`KEEP_AT_MOST`].
+    #[cfg(test)]
     pub(crate) fn holds_a_large_buffer(&self) -> bool {
-        let state = self.lock();
-        state.queue.lens.is_empty() && state.queue.high_water > KEEP_AT_MOST
+        self.lock().queue.holds_spare_memory()
     }
 
     /// Gives a drained queue's buffer back (a burst is over; keeping its

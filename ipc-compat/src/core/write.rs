@@ -39,8 +39,10 @@ pub(crate) async fn write_stream<W>(outbox: &Outbox, io: &mut W, gate: Option<&S
 where
     W: AsyncWrite + Unpin,
 {
+    // whether the last batch left the queue empty with a burst's buffer to give back
+    let mut spare = false;
     loop {
-        let queued = if outbox.holds_a_large_buffer() {
+        let queued = if spare {
             match tokio::time::timeout(RELEASE_AFTER, outbox.wait_queued()).await {
                 Ok(queued) => queued,
                 Err(_quiet) => {
@@ -64,7 +66,7 @@ where
         io.write_all(&chunk).await?;
         drop(chunk); // before `written`: the queue's buffer can take the space back
         io.flush().await?;
-        outbox.written();
+        spare = outbox.written();
     }
 }
 
