@@ -5,10 +5,10 @@
 //!   on the read half; each item goes through [`Reader::deliver`]: identify
 //!   the peer by `data.id` (servers), log, dispatch to the handlers, or raise
 //!   `data` / `error`.
-//! - **Writing** ([`outbox`], [`write`]): an emit encodes its frame once and
-//!   queues the bytes in the connection's [`Outbox`] without waiting; one
-//!   writer per connection takes what is queued and writes it with vectored
-//!   writes straight from the queued buffers (UDP: packs it into datagrams).
+//! - **Writing** ([`outbox`], [`write`]): an emit encodes its frame once,
+//!   straight into the buffer of the connection's [`Outbox`], without
+//!   waiting; one writer per connection takes what is queued as one chunk and
+//!   writes it as it is (UDP: packs the frames into datagrams).
 //! - **One stream connection** ([`stream`]): [`serve_stream`] runs the reader
 //!   and the writer side by side until the peer closes, a side fails, or the
 //!   connection is killed ([`Killer`]), and says which ([`Ended`]).
