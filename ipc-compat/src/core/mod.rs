@@ -5,7 +5,7 @@
 //!   on the read half; each item goes through [`Reader::deliver`]: identify
 //!   the peer by `data.id` (servers), log, dispatch to the handlers, or raise
 //!   `data` / `error`.
-//! - **Writing** ([`outbox`], [`write`]): an emit encodes its frame once,
+//! - **Writing** ([`outbox`], [`write`](mod@write)): an emit encodes its frame once,
 //!   straight into the buffer of the connection's [`Outbox`], without
 //!   waiting; one writer per connection takes what is queued as one chunk and
 //!   writes it as it is (UDP: packs the frames into datagrams).
