@@ -112,6 +112,7 @@ pub(crate) fn client(workload: Workload, target: &Target, tls: Option<&TlsFiles>
             W::OneWay64 | W::OneWay1K | W::Large => with_stream!(target, tls, |s| one_way(s, job).await),
             W::FanOut => fan_out(target, tls, job).await,
             W::Udp => udp(target, job).await,
+            W::Latency => with_stream!(target, tls, |s| latency(s, job).await),
             W::Idle => Err("idle is measured by the harness".into()),
         }
     })
@@ -152,7 +153,30 @@ async fn round_trips<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> 
         }
         SinkExt::<String>::flush(&mut framed).await?;
     }
-    Ok(Sample { elapsed: start.elapsed(), count: received as u64, sent: sent as u64, span_us: None })
+    Ok(Sample {
+        elapsed: start.elapsed(),
+        count: received as u64,
+        sent: sent as u64,
+        span_us: None,
+        latency: None,
+    })
+}
+
+/// One event in flight: send it, wait for the echo, time each.
+async fn latency<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> Res<Sample> {
+    let mut framed = ipc_transport::framed(stream, Delimited::new());
+    let mut nanos = Vec::with_capacity(job.n);
+    let start = Instant::now();
+    for seq in 0..job.n {
+        let t = Instant::now();
+        framed.send(message(ty::RT, payload_value(job.size, seq as u64))).await?;
+        let v = parse(&next_item(&mut framed).await?)?;
+        nanos.push(t.elapsed().as_nanos() as u64);
+        if v["type"] != ty::RT {
+            return Err(format!("unexpected message {v}").into());
+        }
+    }
+    Ok(super::common::Latency::sample(nanos, start.elapsed()))
 }
 
 async fn one_way<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> Res<Sample> {
@@ -166,7 +190,7 @@ async fn one_way<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> Res<
     let elapsed = start.elapsed();
     let ack: Ack = serde_json::from_value(ack["data"].clone())?;
     check_ack(&ack, job.n)?;
-    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None })
+    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None, latency: None })
 }
 
 async fn fan_out(target: &Target, tls: Option<&TlsFiles>, job: Job) -> Res<Sample> {
@@ -223,7 +247,7 @@ async fn fan_out(target: &Target, tls: Option<&TlsFiles>, job: Job) -> Res<Sampl
         for done in waits {
             total += done.await.map_err(|_| "a fan-out client died")??;
         }
-        Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None })
+        Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None, latency: None })
     })
 }
 
@@ -253,6 +277,7 @@ async fn udp(target: &Target, job: Job) -> Res<Sample> {
                     count: ack.count,
                     sent: job.n as u64,
                     span_us: Some(ack.us),
+                    latency: None,
                 });
             }
         }

@@ -7,6 +7,8 @@ use super::common::Transport;
 pub(crate) enum Lane {
     /// Raw bytes, blocking std sockets, no JSON work.
     Floor,
+    /// Raw bytes on tokio, no JSON work: the reactor's floor.
+    TokioFloor,
     /// Ours through `Framed` + `JsonCodec`.
     Ours,
     /// Ours through `ipc-compat` (node-ipc's API).
@@ -22,12 +24,21 @@ pub(crate) enum Lane {
 }
 
 impl Lane {
-    pub(crate) const ALL: [Lane; 7] =
-        [Lane::Floor, Lane::Ours, Lane::Compat, Lane::Official, Lane::Baseline, Lane::Node14, Lane::Node9];
+    pub(crate) const ALL: [Lane; 8] = [
+        Lane::Floor,
+        Lane::TokioFloor,
+        Lane::Ours,
+        Lane::Compat,
+        Lane::Official,
+        Lane::Baseline,
+        Lane::Node14,
+        Lane::Node9,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             Lane::Floor => "floor",
+            Lane::TokioFloor => "tokio-floor",
             Lane::Ours => "ours",
             Lane::Compat => "compat",
             Lane::Official => "official",
@@ -40,6 +51,9 @@ impl Lane {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             Lane::Floor => "raw floor: same bytes, no JSON, blocking std sockets, batched reads/writes",
+            Lane::TokioFloor => {
+                "the reactor's floor: the raw floor's design on tokio (a task per connection)"
+            }
             Lane::Ours => "ours: ipc-transport + Framed + JsonCodec (feed, then one flush)",
             Lane::Compat => "ours through ipc-compat (node-ipc's API)",
             Lane::Official => "official node-ipc crate 14.0.0 (blocking, thread per connection)",
@@ -56,11 +70,14 @@ impl Lane {
     pub(crate) fn supports(self, transport: Transport) -> bool {
         match self {
             Lane::Ours | Lane::Baseline | Lane::Compat | Lane::Node14 | Lane::Node9 => true,
-            Lane::Floor | Lane::Official => transport != Transport::Tls,
+            Lane::Floor | Lane::TokioFloor | Lane::Official => transport != Transport::Tls,
         }
     }
 
     pub(crate) fn is_rust_server(self) -> bool {
-        matches!(self, Lane::Floor | Lane::Ours | Lane::Official | Lane::Baseline | Lane::Compat)
+        matches!(
+            self,
+            Lane::Floor | Lane::TokioFloor | Lane::Ours | Lane::Official | Lane::Baseline | Lane::Compat
+        )
     }
 }

@@ -16,7 +16,7 @@
 //!   (client connections of the tokio lanes), `sock` (blocking sockets),
 //!   `aserver` (the async server of the tokio lanes), `report`, `sys`;
 //! - lanes, which import only shared modules, never each other: `floor`,
-//!   `ours`, `compat`, `official`, `baseline`, `node`;
+//!   `tokio_floor`, `ours`, `compat`, `official`, `baseline`, `node`;
 //! - drivers: `cli` (the command line), `run` (the runner), and this module,
 //!   which picks a lane's server or client by name.
 
@@ -37,6 +37,7 @@ mod run;
 mod serve;
 mod sock;
 mod sys;
+mod tokio_floor;
 mod workload;
 
 use std::collections::HashMap;
@@ -106,6 +107,7 @@ fn serve(args: &[String]) -> ExitCode {
     let _ = sys::raise_nofile_limit();
     let result = match (args.lane, args.transport) {
         (Lane::Floor, _) => floor::serve(&args),
+        (Lane::TokioFloor, _) => tokio_floor::serve(&args),
         (Lane::Official, _) => official::serve(&args),
         (Lane::Compat, _) => compat::serve(&args),
         (Lane::Ours, Transport::Udp) => ours::serve_udp(&args.bind),
@@ -142,6 +144,7 @@ fn one_client(args: &[String]) -> Res<()> {
     }
     let sample = match lane {
         Lane::Floor => floor::client(workload, &target, job),
+        Lane::TokioFloor => tokio_floor::client(workload, &target, job),
         Lane::Ours => ours::client(workload, &target, None, job),
         Lane::Baseline => baseline::client(workload, &target, None, job),
         Lane::Compat => compat::client(workload, &target, None, job),

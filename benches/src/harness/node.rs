@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use interop::{NodeIpc, PeerProcess, PeerRuntime};
 
-use super::common::{Job, Res, Sample, Target, TlsFiles, Transport};
+use super::common::{Job, Latency, Res, Sample, Target, TlsFiles, Transport};
 use super::workload::Workload;
 
 /// The server script of `flavor`, listening on `transport` (a socket under `dir`, or a free loopback port).
@@ -59,6 +59,7 @@ pub(crate) fn client(
         Workload::OneWay64 | Workload::OneWay1K | Workload::Large => "ow",
         Workload::FanOut => "fanout",
         Workload::Udp => "udp",
+        Workload::Latency => "latency",
         Workload::Idle => return Err("idle is measured by the harness".into()),
     };
     let mut builder = script
@@ -100,12 +101,20 @@ pub(crate) fn client(
                 count: v["count"].as_u64().unwrap_or(0),
                 sent: v["sent"].as_u64().unwrap_or(0),
                 span_us: v["us"].as_u64(),
+                latency: latency(&v),
             });
         }
         if let Some(error) = line.strip_prefix("ERROR ") {
             return Err(format!("node client: {error}").into());
         }
     }
+}
+
+/// The `lat` percentiles of a `RESULT`, if it has them.
+fn latency(result: &serde_json::Value) -> Option<Latency> {
+    let lat = result["lat"].as_array()?;
+    let at = |i: usize| lat.get(i).and_then(serde_json::Value::as_f64);
+    Some(Latency { p50: at(0)?, p99: at(1)?, p999: at(2)? })
 }
 
 /// The installed runtime of `flavor`, or why it is not available.

@@ -17,7 +17,7 @@ use super::report::{self, Measurement, Record};
 use super::serve::ServeArgs;
 use super::sock::Sock;
 use super::workload::Workload;
-use super::{baseline, compat, floor, node, official, ours, sys};
+use super::{baseline, compat, floor, node, official, ours, sys, tokio_floor};
 
 /// A running server of one lane.
 struct Server {
@@ -241,6 +241,7 @@ impl Harness<'_> {
             let tls = tls.as_deref();
             let result = match lane {
                 Lane::Floor => floor::client(workload, &target2, job),
+                Lane::TokioFloor => tokio_floor::client(workload, &target2, job),
                 Lane::Ours => ours::client(workload, &target2, tls, job),
                 Lane::Baseline => baseline::client(workload, &target2, tls, job),
                 Lane::Compat => compat::client(workload, &target2, tls, job),

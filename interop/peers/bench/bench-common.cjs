@@ -17,9 +17,10 @@
 // Server arguments: transport=unix path=<socket> | transport=tcp|tls|udp4 host=127.0.0.1 port=<n>
 //   [config=<json merged into ipc.config>, e.g. {"tls": {"private": .., "public": ..}}]
 //   Stdout: `READY <json>`; exits when stdin closes.
-// Client arguments: the server's address as above, plus workload=rt|ow|fanout|udp
+// Client arguments: the server's address as above, plus workload=rt|ow|fanout|udp|latency
 //   n=<events> size=<payload bytes> [window=<in flight>] [clients=<n>] [localPort=<udp port>]
-//   Stdout: `RESULT {"ms", "count", "sent", "us"}` then exit; `ERROR <text>` and exit 1 on failure.
+//   Stdout: `RESULT {"ms", "count", "sent", "us"}` then exit (latency adds "lat": [p50, p99, p999]
+//   in microseconds); `ERROR <text>` and exit 1 on failure.
 
 const util = require('../util.cjs');
 
@@ -198,6 +199,31 @@ function client(ipc, version, argv) {
                 c.emit('rt', payloads[sent % window]);
                 sent++;
             }
+        });
+    } else if (workload === 'latency') {
+        // One event in flight: emit it, wait for the echo, time each.
+        const p = payload(size, 1);
+        const nanos = new Float64Array(n);
+        let done = 0;
+        let sentAt = 0n;
+        let start = null;
+        connect(ipc, 'bench', args, (c) => {
+            c.on('rt', () => {
+                nanos[done++] = Number(now() - sentAt);
+                if (done < n) {
+                    sentAt = now();
+                    c.emit('rt', p);
+                    return;
+                }
+                const sorted = Array.from(nanos).sort((a, b) => a - b);
+                const at = (q) => sorted[Math.min(n, Math.max(1, Math.ceil(q * n))) - 1] / 1000;
+                const ms = Number(now() - start) / 1e6;
+                process.stdout.write(`RESULT ${JSON.stringify({ms, count: n, sent: n, us: null, lat: [at(0.5), at(0.99), at(0.999)]})}\n`);
+                process.exit(0);
+            });
+            start = now();
+            sentAt = now();
+            c.emit('rt', p);
         });
     } else if (workload === 'ow') {
         const p = payload(size, 1);
