@@ -15,7 +15,8 @@ pub(crate) enum Lane {
     Compat,
     /// The official `node-ipc` crate 14.0.0.
     Official,
-    /// tokio + `AnyDelimiterCodec` + `serde_json::Value`.
+    /// tokio + `AnyDelimiterCodec` + `serde_json::Value`, a program of its
+    /// own (`benches/baseline/`) with serde_json's default features.
     Baseline,
     /// node-ipc 14.0.0 on Node 22.
     Node14,
@@ -57,7 +58,9 @@ impl Lane {
             Lane::Ours => "ours: ipc-transport + Framed + JsonCodec (feed, then one flush)",
             Lane::Compat => "ours through ipc-compat (node-ipc's API)",
             Lane::Official => "official node-ipc crate 14.0.0 (blocking, thread per connection)",
-            Lane::Baseline => "tokio + AnyDelimiterCodec + serde_json::Value (feed, then one flush)",
+            Lane::Baseline => {
+                "tokio + AnyDelimiterCodec + serde_json::Value, built apart with serde_json's defaults (feed, then one flush)"
+            }
             Lane::Node14 => "node-ipc 14.0.0 on Node 22 (server and client)",
             Lane::Node9 => "node-ipc 9.2.1 on Node 20 (server and client)",
         }
@@ -69,15 +72,12 @@ impl Lane {
 
     pub(crate) fn supports(self, transport: Transport) -> bool {
         match self {
-            Lane::Ours | Lane::Baseline | Lane::Compat | Lane::Node14 | Lane::Node9 => true,
-            Lane::Floor | Lane::TokioFloor | Lane::Official => transport != Transport::Tls,
+            Lane::Ours | Lane::Compat | Lane::Node14 | Lane::Node9 => true,
+            Lane::Floor | Lane::TokioFloor | Lane::Official | Lane::Baseline => transport != Transport::Tls,
         }
     }
 
     pub(crate) fn is_rust_server(self) -> bool {
-        matches!(
-            self,
-            Lane::Floor | Lane::TokioFloor | Lane::Ours | Lane::Official | Lane::Baseline | Lane::Compat
-        )
+        matches!(self, Lane::Floor | Lane::TokioFloor | Lane::Ours | Lane::Official | Lane::Compat)
     }
 }

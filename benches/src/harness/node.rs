@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use interop::{NodeIpc, PeerProcess, PeerRuntime};
 
-use super::common::{Job, Latency, Res, Sample, Target, TlsFiles, Transport};
+use super::common::{Job, Res, Sample, Target, TlsFiles, Transport};
+use super::result::read_result;
 use super::workload::Workload;
 
 /// The server script of `flavor`, listening on `transport` (a socket under `dir`, or a free loopback port).
@@ -89,32 +90,7 @@ pub(crate) fn client(
         }
     };
     let mut process = builder.spawn()?;
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = process.next_line(left)?;
-        if let Some(json) = line.strip_prefix("RESULT ") {
-            let v: serde_json::Value = serde_json::from_str(json)?;
-            let ms = v["ms"].as_f64().ok_or("RESULT without ms")?;
-            return Ok(Sample {
-                elapsed: Duration::from_secs_f64(ms / 1000.0),
-                count: v["count"].as_u64().unwrap_or(0),
-                sent: v["sent"].as_u64().unwrap_or(0),
-                span_us: v["us"].as_u64(),
-                latency: latency(&v),
-            });
-        }
-        if let Some(error) = line.strip_prefix("ERROR ") {
-            return Err(format!("node client: {error}").into());
-        }
-    }
-}
-
-/// The `lat` percentiles of a `RESULT`, if it has them.
-fn latency(result: &serde_json::Value) -> Option<Latency> {
-    let lat = result["lat"].as_array()?;
-    let at = |i: usize| lat.get(i).and_then(serde_json::Value::as_f64);
-    Some(Latency { p50: at(0)?, p99: at(1)?, p999: at(2)? })
+    read_result(&mut process, "node client", timeout)
 }
 
 /// The installed runtime of `flavor`, or why it is not available.
