@@ -334,6 +334,8 @@ struct Job {
     size: usize,
     window: usize,
     clients: usize,
+    /// UDP: events per second offered (sent in 1 ms bursts).
+    rate: usize,
 }
 
 /// Runs `$body` with `$s` bound to a fresh connection to `$target`.
@@ -367,6 +369,7 @@ async fn client(kv: &HashMap<String, String>) -> Res<Outcome> {
         size: number("size", 64)?,
         window: number("window", 64)?,
         clients: number("clients", 100)?,
+        rate: number("rate", 100_000)?,
     };
     let transport = arg(kv, "transport")?;
     let target = arg(kv, "target")?;
@@ -516,10 +519,18 @@ async fn fan_out(transport: &str, target: &str, job: &Job) -> Res<Outcome> {
 async fn udp(server: SocketAddr, job: &Job) -> Res<Outcome> {
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     let start = Instant::now();
-    for seq in 0..job.n {
-        let mut m = message("ow", payload(job.size, seq as u64));
-        m.push('\x0c');
-        socket.send_to(m.as_bytes(), server).await?;
+    let mut sent = 0;
+    while sent < job.n {
+        let due = ((start.elapsed().as_secs_f64() * job.rate as f64) as usize + 1).min(job.n);
+        for seq in sent..due {
+            let mut m = message("ow", payload(job.size, seq as u64));
+            m.push('\x0c');
+            socket.send_to(m.as_bytes(), server).await?;
+        }
+        sent = due;
+        if sent < job.n {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
     let send_time = start.elapsed();
     let mut buf = vec![0u8; 65536];

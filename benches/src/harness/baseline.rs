@@ -93,6 +93,7 @@ pub(crate) fn client(
         format!("size={}", job.size),
         format!("window={}", job.window),
         format!("clients={}", job.clients),
+        format!("rate={}", job.rate),
     ]);
     let mut process = PeerProcess::spawn_command(command, "baseline client")?;
     read_result(&mut process, "baseline client", timeout)

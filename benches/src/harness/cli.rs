@@ -23,6 +23,7 @@ usage: ipc-bench [--quick | --smoke] [--reps N] [--lanes a,b] [--workloads a,b]
   --lanes        floor,tokio-floor,ours,compat,official,baseline,node14,node9 (default: every installed lane)
   --workloads    rt,oneway-64B,oneway-1KiB,large,fanout,idle,udp,latency (default: all)
   --transports   unix,tcp,tls,udp4 (default: all)
+  --udp-rate N   events per second every lane offers in udp-64B (default 100000)
   --out DIR      where results.json and ratios.svg go (default: target/ipc-bench)
 
 Environment: IPC_INTEROP_SKIP=1 leaves out the node-ipc lanes.";
@@ -40,6 +41,8 @@ pub(crate) struct Settings {
     pub(crate) fan_clients: usize,
     pub(crate) idle: usize,
     pub(crate) udp: usize,
+    /// UDP: events per second offered to every lane.
+    pub(crate) udp_rate: u64,
     /// Timed round trips of the latency workload.
     pub(crate) latency: usize,
     pub(crate) timeout: Duration,
@@ -63,6 +66,7 @@ impl Settings {
             idle: 10_000,
             udp: 1_000_000,
             latency: 100_000,
+            udp_rate: 100_000,
             timeout: Duration::from_secs(600),
             lanes: None,
             workloads: Workload::ALL.to_vec(),
@@ -131,6 +135,13 @@ impl Settings {
                             .push(Transport::parse(&name).ok_or(format!("unknown transport {name}"))?);
                     }
                 }
+                "--udp-rate" => {
+                    s.udp_rate = it
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|n| *n > 0)
+                        .ok_or("--udp-rate needs a number")?
+                }
                 "--out" => s.out = PathBuf::from(it.next().ok_or("--out needs a directory")?),
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown argument {other}")),
@@ -153,7 +164,7 @@ impl Settings {
             Workload::Udp => (self.udp, 64),
             Workload::Latency => (self.latency, 64),
         };
-        Job { n, size, window: self.window, clients: self.fan_clients }
+        Job { n, size, window: self.window, clients: self.fan_clients, rate: self.udp_rate }
     }
 
     /// The job of `lane`: the node-ipc lanes send a tenth of the events of the

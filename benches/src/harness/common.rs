@@ -211,7 +211,19 @@ pub(crate) struct Job {
     pub(crate) window: usize,
     /// Fan-out clients.
     pub(crate) clients: usize,
+    /// UDP: the events per second offered, the same to every lane.
+    pub(crate) rate: u64,
 }
+
+/// A paced sender's schedule: how many of `n` events are due `elapsed` after
+/// the start at `rate` per second. Senders send what is due, then sleep
+/// [`PACE_TICK`], so every lane offers the same rate in 1 ms bursts.
+pub(crate) fn due(rate: u64, n: usize, elapsed: Duration) -> usize {
+    ((elapsed.as_secs_f64() * rate as f64) as usize + 1).min(n)
+}
+
+/// The sleep between a paced sender's bursts.
+pub(crate) const PACE_TICK: Duration = Duration::from_millis(1);
 
 /// The ack `{count, us}` of a one-way run.
 #[derive(Debug, serde::Deserialize, serde::Serialize)]

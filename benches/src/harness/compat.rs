@@ -12,7 +12,9 @@ use ipc_codec::Event;
 use ipc_compat::{Client, Config, Ipc, Socket, TlsConfig, UdpType};
 use tokio::sync::Notify;
 
-use super::common::{check_ack, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles, Transport};
+use super::common::{
+    check_ack, due, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles, Transport,
+};
 use super::serve::{ready, ServeArgs, UdpCounter};
 use super::workload::Workload;
 use crate::payload;
@@ -274,13 +276,17 @@ async fn udp(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     server.start().await?;
     let p = payload(job.size, 1);
     let start = Instant::now();
-    for i in 0..job.n {
-        server.emit_to(to, ty::OW, &p)?;
-        if i % 1024 == 1023 {
-            server.flush().await?;
+    let mut sent = 0;
+    while sent < job.n {
+        for _ in sent..due(job.rate, job.n, start.elapsed()) {
+            server.emit_to(to, ty::OW, &p)?;
+            sent += 1;
+        }
+        server.flush().await?;
+        if sent < job.n {
+            tokio::time::sleep(super::common::PACE_TICK).await;
         }
     }
-    server.flush().await?;
     let send_time = start.elapsed();
     for _ in 0..25 {
         server.emit_to(to, ty::END, serde_json::json!({}))?;

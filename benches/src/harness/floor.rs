@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::common::{
-    check_ack, frame, frame_prefix, frames, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats, Target,
+    check_ack, due, frame, frame_prefix, frames, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats,
+    Target, PACE_TICK,
 };
 use super::serve::{ready, ServeArgs, UdpCounter};
 use super::sock::Sock;
@@ -337,8 +338,15 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
     let socket = UdpSocket::bind("127.0.0.1:0")?;
     let one = frame(ty::OW, &crate::payload(job.size, 1));
     let start = Instant::now();
-    for _ in 0..job.n {
-        socket.send_to(&one, server)?;
+    let mut sent = 0;
+    while sent < job.n {
+        for _ in sent..due(job.rate, job.n, start.elapsed()) {
+            socket.send_to(&one, server)?;
+            sent += 1;
+        }
+        if sent < job.n {
+            std::thread::sleep(PACE_TICK);
+        }
     }
     let send_time = start.elapsed();
     udp_finish(&socket, server, job, send_time)

@@ -68,7 +68,8 @@ pub(crate) fn client(
         .arg(format!("n={}", job.n))
         .arg(format!("size={}", job.size))
         .arg(format!("window={}", job.window))
-        .arg(format!("clients={}", job.clients));
+        .arg(format!("clients={}", job.clients))
+        .arg(format!("rate={}", job.rate));
     builder = match target {
         Target::Unix(path) => builder.arg("transport=unix").arg(format!("path={}", path.display())),
         Target::Tcp(addr) => {

@@ -295,8 +295,15 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
     let mut ep = UdpEndpoint::from_socket(socket, config())?;
     let event = Event::new(ty::OW, payload(job.size, 1));
     let start = Instant::now();
-    for _ in 0..job.n {
-        ep.send_to(&event, server)?;
+    let mut sent = 0;
+    while sent < job.n {
+        for _ in sent..super::common::due(job.rate, job.n, start.elapsed()) {
+            ep.send_to(&event, server)?;
+            sent += 1;
+        }
+        if sent < job.n {
+            std::thread::sleep(super::common::PACE_TICK);
+        }
     }
     let send_time = start.elapsed();
     let end = Event::new(ty::END, object(&[]));

@@ -9,7 +9,9 @@ use ipc_codec::{Event, JsonCodec};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::common::{check_ack, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats, Target, TlsFiles};
+use super::common::{
+    check_ack, due, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats, Target, TlsFiles, PACE_TICK,
+};
 use super::connect::{next_item, with_stream};
 use super::proto::{Proto, Request};
 use super::workload::Workload;
@@ -207,13 +209,17 @@ async fn udp(target: &Target, job: Job) -> Res<Sample> {
     let mut ep = UdpEndpoint::bind_with("127.0.0.1:0".parse()?, JsonCodec::default(), options).await?;
     let p = payload(job.size, 1);
     let start = Instant::now();
-    for i in 0..job.n {
-        ep.feed(((ty::OW, &p), server)).await?;
-        if i % 64 == 63 {
-            SinkExt::<(&Event, std::net::SocketAddr)>::flush(&mut ep).await?;
+    let mut sent = 0;
+    while sent < job.n {
+        for _ in sent..due(job.rate, job.n, start.elapsed()) {
+            ep.feed(((ty::OW, &p), server)).await?;
+            sent += 1;
+        }
+        SinkExt::<(&Event, std::net::SocketAddr)>::flush(&mut ep).await?;
+        if sent < job.n {
+            tokio::time::sleep(PACE_TICK).await;
         }
     }
-    SinkExt::<(&Event, std::net::SocketAddr)>::flush(&mut ep).await?;
     let send_time = start.elapsed();
     let mut ack = None;
     for _ in 0..25 {

@@ -18,7 +18,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 
 use super::common::{
-    check_ack, frame, frame_prefix, frames, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats, Target,
+    check_ack, due, frame, frame_prefix, frames, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats,
+    Target, PACE_TICK,
 };
 use super::serve::{ready, ServeArgs, UdpCounter};
 use super::workload::Workload;
@@ -384,8 +385,15 @@ async fn udp(target: &Target, job: Job) -> Res<Sample> {
     let socket = UdpSocket::bind("127.0.0.1:0").await?;
     let one = frame(ty::OW, &crate::payload(job.size, 1));
     let start = Instant::now();
-    for _ in 0..job.n {
-        socket.send_to(&one, server).await?;
+    let mut sent = 0;
+    while sent < job.n {
+        for _ in sent..due(job.rate, job.n, start.elapsed()) {
+            socket.send_to(&one, server).await?;
+            sent += 1;
+        }
+        if sent < job.n {
+            tokio::time::sleep(PACE_TICK).await;
+        }
     }
     let send_time = start.elapsed();
     let end = frame(ty::END, &serde_json::json!({}));

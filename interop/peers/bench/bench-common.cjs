@@ -19,6 +19,7 @@
 //   Stdout: `READY <json>`; exits when stdin closes.
 // Client arguments: the server's address as above, plus workload=rt|ow|fanout|udp|latency
 //   n=<events> size=<payload bytes> [window=<in flight>] [clients=<n>] [localPort=<udp port>]
+//   [rate=<udp events per second offered, in 1 ms bursts>]
 //   Stdout: `RESULT {"ms", "count", "sent", "us"}` then exit (latency adds "lat": [p50, p99, p999]
 //   in microseconds); `ERROR <text>` and exit 1 on failure.
 
@@ -300,15 +301,18 @@ function client(ipc, version, argv) {
                 process.exit(0);
             });
             const go = () => {
+                // Paced: what is due at `rate` events/s, then a 1 ms timer.
+                const rate = Number(args.rate || 100000);
                 let sent = 0;
                 start = now();
                 const burst = () => {
-                    const stop = Math.min(n, sent + 1000);
+                    const elapsedS = Number(now() - start) / 1e9;
+                    const stop = Math.min(n, Math.floor(elapsedS * rate) + 1);
                     for (; sent < stop; sent++) {
                         srv.emit(target, 'ow', p);
                     }
                     if (sent < n) {
-                        setImmediate(burst);
+                        setTimeout(burst, 1);
                         return;
                     }
                     sendMs = Number(now() - start) / 1e6;
