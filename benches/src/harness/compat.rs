@@ -278,7 +278,8 @@ async fn udp(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     let start = Instant::now();
     let mut sent = 0;
     while sent < job.n {
-        for _ in sent..due(job.rate, job.n, start.elapsed()) {
+        let due_now = due(job.rate, job.n, start.elapsed());
+        while sent < due_now {
             server.emit_to(to, ty::OW, &p)?;
             sent += 1;
         }

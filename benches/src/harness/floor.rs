@@ -340,7 +340,8 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
     let start = Instant::now();
     let mut sent = 0;
     while sent < job.n {
-        for _ in sent..due(job.rate, job.n, start.elapsed()) {
+        let due_now = due(job.rate, job.n, start.elapsed());
+        while sent < due_now {
             socket.send_to(&one, server)?;
             sent += 1;
         }

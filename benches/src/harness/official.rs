@@ -297,7 +297,8 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
     let start = Instant::now();
     let mut sent = 0;
     while sent < job.n {
-        for _ in sent..super::common::due(job.rate, job.n, start.elapsed()) {
+        let due_now = super::common::due(job.rate, job.n, start.elapsed());
+        while sent < due_now {
             ep.send_to(&event, server)?;
             sent += 1;
         }
