@@ -38,25 +38,43 @@ impl ReadBuffer {
     /// Before a read: take a buffer if none is held. No spare room means the
     /// last read filled the buffer (splitting frames off the front shrinks
     /// length and capacity alike): more is waiting, so grow, once few bytes
-    /// are left to decode, since growing copies them.
+    /// are left to decode, since growing copies them. Inline, one comparison
+    /// per poll; the rest is out of line.
+    #[inline]
     pub(super) fn before_read(&mut self, buffer: &mut BytesMut) {
-        if buffer.capacity() == 0 {
-            // A new buffer, not `reserve`: `BytesMut` sizes the buffers it
-            // reallocates later after the capacity it was created with.
-            *buffer = BytesMut::with_capacity(READ_INITIAL);
-        } else if buffer.len() == buffer.capacity() && buffer.len() <= GROW_WHEN_LEFT {
-            buffer.reserve(READ_BURST);
+        if buffer.len() == buffer.capacity() {
+            take_or_grow(buffer);
         }
     }
 
     /// After a poll of the decoder: the buffer of a connection that has
-    /// never received is given back.
+    /// never received is given back. Inline, one test per poll.
+    #[inline]
     pub(super) fn after_poll<T>(&mut self, polled: &std::task::Poll<T>, buffer: &mut BytesMut) {
-        if polled.is_ready() {
+        if !self.received {
+            self.before_first_item(polled.is_ready(), buffer);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn before_first_item(&mut self, ready: bool, buffer: &mut BytesMut) {
+        if ready {
             self.received = true;
-        } else if !self.received && buffer.is_empty() && buffer.capacity() > 0 {
+        } else if buffer.is_empty() && buffer.capacity() > 0 {
             *buffer = BytesMut::new();
         }
+    }
+}
+
+#[inline]
+fn take_or_grow(buffer: &mut BytesMut) {
+    if buffer.capacity() == 0 {
+        // A new buffer, not `reserve`: `BytesMut` sizes the buffers it
+        // reallocates later after the capacity it was created with.
+        *buffer = BytesMut::with_capacity(READ_INITIAL);
+    } else if buffer.len() <= GROW_WHEN_LEFT {
+        buffer.reserve(READ_BURST);
     }
 }
 
