@@ -126,7 +126,12 @@ where
         }
         Ok::<(), CodecError>(())
     };
+    // Biased: the writer is polled right after the reader, in the same poll,
+    // so what the handlers of one read emitted goes out without another trip
+    // through the scheduler (unbiased, the writer was polled first half the
+    // time and woken again by the reader's emits).
     let ended = tokio::select! {
+        biased;
         read = reading => match read {
             Ok(()) => Ended::PeerClosed,
             Err(e) => Ended::ReadFailed(e),
