@@ -1,4 +1,4 @@
-//! TLS over TCP through tokio-rustls (ring provider), configured with
+//! TLS over TCP through tokio-rustls (aws-lc-rs provider), configured with
 //! node-ipc's `tls` names: `private` (key file), `public` (certificate file),
 //! `trustedConnections` (CA files), `requestCert`, `rejectUnauthorized`.
 //!
