@@ -1,4 +1,4 @@
-//! The `json_service` example, run end to end as a user runs it: its own
+//! The `json-service` example, run end to end as a user runs it: its own
 //! process on an ephemeral port, found ready by its "listening on" line,
 //! answered over real TCP, stopped by a real SIGINT, every step under a timeout.
 #![cfg(unix)]
@@ -27,7 +27,7 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
 fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap().to_owned();
-    let binary = profile_dir.join("examples").join(format!("json_service{}", std::env::consts::EXE_SUFFIX));
+    let binary = profile_dir.join("examples").join(format!("json-service{}", std::env::consts::EXE_SUFFIX));
     if !binary.exists() {
         let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") | None => "dev".to_owned(),
@@ -35,10 +35,10 @@ fn example_binary() -> PathBuf {
         };
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "ipc-codec", "--example", "json_service", "--profile", &profile])
+            .args(["build", "-p", "ipc-codec", "--example", "json-service", "--profile", &profile])
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "building the json_service example failed");
+        assert!(status.success(), "building the json-service example failed");
     }
     assert!(binary.exists(), "{} not found", binary.display());
     binary

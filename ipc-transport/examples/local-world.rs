@@ -1,7 +1,7 @@
 //! node-ipc's local socket with `ipc-transport` built for that one transport:
 //!
 //! ```sh
-//! cargo run -p ipc-transport --no-default-features --features local --example local_world
+//! cargo run -p ipc-transport --no-default-features --features local --example local-world
 //! ```
 //!
 //! No TCP, TLS or UDP code is compiled in (no rustls, no socket2). A server is

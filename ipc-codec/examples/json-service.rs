@@ -8,8 +8,8 @@
 //! its side of each connection, and waits (at most 5 s) for them to end.
 //!
 //! ```sh
-//! cargo run -p ipc-codec --example json_service                 # 127.0.0.1:8000, node-ipc's networkPort
-//! cargo run -p ipc-codec --example json_service -- 127.0.0.1:0  # a free port: the first line says which
+//! cargo run -p ipc-codec --example json-service                 # 127.0.0.1:8000, node-ipc's networkPort
+//! cargo run -p ipc-codec --example json-service -- 127.0.0.1:0  # a free port: the first line says which
 //! ```
 //!
 //! A node-ipc client talks to it as is (`ipc.connectToNet('world', '127.0.0.1', 8000, ...)`),
