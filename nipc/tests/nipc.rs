@@ -444,7 +444,8 @@ fn readme_serve_and_emit() {
     const README: &str = include_str!("../README.md");
     let emit = r#"nipc emit tcp://127.0.0.1:8000 app.message '{"id":"cli","message":"hi"}'"#;
     let printed = r##"{"type":"app.message","data":{"id":"cli","message":"hi"},"peer":"#1 tcp://127.0.0.1:"##;
-    for shown in ["$ nipc serve tcp://127.0.0.1:8000\nnipc: listening on tcp://127.0.0.1:8000", emit, printed] {
+    for shown in ["$ nipc serve tcp://127.0.0.1:8000\nnipc: listening on tcp://127.0.0.1:8000", emit, printed]
+    {
         assert!(README.contains(shown), "nipc/README.md no longer shows {shown:?}");
     }
 
@@ -457,7 +458,8 @@ fn readme_serve_and_emit() {
     assert_eq!(code, 0, "{stderr:?}");
     let line = server.stdout_line();
     assert!(line.starts_with(printed), "{line}");
-    let port: u16 = line[printed.len()..].trim_end_matches("\"}").parse().unwrap_or_else(|_| panic!("{line}"));
+    let port: u16 =
+        line[printed.len()..].trim_end_matches("\"}").parse().unwrap_or_else(|_| panic!("{line}"));
     assert_ne!(port, 0);
     assert_eq!(server.terminate(), 0, "{}", server.context());
 }
