@@ -16,7 +16,7 @@ use std::time::Duration;
 use interop::PeerProcess;
 
 use super::common::{Job, Res, Sample, Target, Transport};
-use super::result::read_result;
+use super::result::{client_workload, read_result};
 use super::workload::Workload;
 
 /// Builds the baseline program (release, in this binary's target directory)
@@ -69,14 +69,7 @@ pub(crate) fn client(
     job: Job,
     timeout: Duration,
 ) -> Res<Sample> {
-    let name = match workload {
-        Workload::RoundTrip => "rt",
-        Workload::OneWay64 | Workload::OneWay1K | Workload::Large => "ow",
-        Workload::FanOut => "fanout",
-        Workload::Udp => "udp",
-        Workload::Latency => "latency",
-        Workload::Idle => return Err("idle is measured by the harness".into()),
-    };
+    let name = client_workload(workload)?;
     let (transport, address) = match target {
         Target::Unix(path) => ("unix", path.display().to_string()),
         Target::Tcp(addr) => ("tcp", addr.port().to_string()),

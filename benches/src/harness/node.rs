@@ -7,7 +7,7 @@ use std::time::Duration;
 use interop::{NodeIpc, PeerProcess, PeerRuntime};
 
 use super::common::{Job, Res, Sample, Target, TlsFiles, Transport};
-use super::result::read_result;
+use super::result::{client_workload, read_result};
 use super::workload::Workload;
 
 /// The server script of `flavor`, listening on `transport` (a socket under `dir`, or a free loopback port).
@@ -55,14 +55,7 @@ pub(crate) fn client(
     timeout: Duration,
 ) -> Res<Sample> {
     let script = runtime.role("bench/bench-common.cjs", "client");
-    let name = match workload {
-        Workload::RoundTrip => "rt",
-        Workload::OneWay64 | Workload::OneWay1K | Workload::Large => "ow",
-        Workload::FanOut => "fanout",
-        Workload::Udp => "udp",
-        Workload::Latency => "latency",
-        Workload::Idle => return Err("idle is measured by the harness".into()),
-    };
+    let name = client_workload(workload)?;
     let mut builder = script
         .arg(format!("workload={name}"))
         .arg(format!("n={}", job.n))

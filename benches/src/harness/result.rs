@@ -7,6 +7,20 @@ use std::time::{Duration, Instant};
 use interop::PeerProcess;
 
 use super::common::{Latency, Res, Sample};
+use super::workload::Workload;
+
+/// The `workload=` name a client process (node-ipc's script, the baseline's
+/// program) knows `workload` by.
+pub(crate) fn client_workload(workload: Workload) -> Res<&'static str> {
+    Ok(match workload {
+        Workload::RoundTrip => "rt",
+        Workload::OneWay64 | Workload::OneWay1K | Workload::Large => "ow",
+        Workload::FanOut => "fanout",
+        Workload::Udp => "udp",
+        Workload::Latency => "latency",
+        Workload::Idle => return Err("idle is measured by the harness".into()),
+    })
+}
 
 /// Reads lines of `process` until its `RESULT` (or `ERROR`), for at most `timeout`.
 pub(crate) fn read_result(process: &mut PeerProcess, what: &str, timeout: Duration) -> Res<Sample> {
