@@ -28,9 +28,13 @@
 //! # Windows
 //!
 //! The listener creates named-pipe instances under [`windows_pipe_name`] of the
-//! path. With `unlink` on it insists on being the first instance (a live server
-//! is [`Error::AddrInUse`]); with `unlink` off several servers share the name, as
-//! node's cluster does. File modes and socket roots do not apply.
+//! path, and insists on being the first instance of that name, as node's
+//! `listen` does: a name in use is [`Error::AddrInUse`] (`live: true`), node's
+//! `EADDRINUSE`, whether `unlink` is on or off. `unlink` has nothing to remove
+//! (a pipe is not a file, and it goes with the last handle to it), and file
+//! modes and socket roots do not apply: node-ipc 14 skips its socket-root
+//! preparation and `unlink` on Windows too. To serve one name from several
+//! tasks, share one listener, as on Unix.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -264,7 +268,9 @@ impl LocalListener {
 
 /// A local-socket connection (either side): `AsyncRead + AsyncWrite`.
 ///
-/// `shutdown()` half-closes it: the peer reads end-of-stream and can still write back.
+/// `shutdown()` half-closes it: the peer reads end-of-stream and can still
+/// write back. A Windows named pipe cannot half-close: there `shutdown()` only
+/// flushes, and the peer reads end-of-stream once the stream is dropped.
 pub struct LocalStream {
     inner: sys::Stream,
     peer: PeerAddr,

@@ -1,5 +1,14 @@
 //! Windows named pipes, kept thin: node-ipc's pipe name, one server instance
 //! waiting at a time, clients retrying while every instance is busy.
+//!
+//! A listener refuses a name in use with [`Error::AddrInUse`] (node's
+//! `EADDRINUSE`), whatever `unlink` says, since there is no stale pipe to
+//! remove. Two guards, as on Unix: the name is probed with a connection first
+//! (a live server accepts it, a connection that closes at once), then the
+//! listener creates the first instance of the name (libuv's
+//! `FILE_FLAG_FIRST_PIPE_INSTANCE`, whose `ERROR_ACCESS_DENIED` node reports as
+//! `EADDRINUSE`). The probe is what holds under Wine 8, which creates a second
+//! "first" instance without complaint.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -16,7 +25,7 @@ use crate::error::Error;
 
 /// `ERROR_PIPE_BUSY`: every instance of the pipe is taken.
 const ERROR_PIPE_BUSY: i32 = 231;
-/// `ERROR_ACCESS_DENIED`: the first instance exists already.
+/// `ERROR_ACCESS_DENIED`: the first instance exists already (a live server holds the name).
 const ERROR_ACCESS_DENIED: i32 = 5;
 
 pub(super) struct Listener {
@@ -25,14 +34,26 @@ pub(super) struct Listener {
 }
 
 impl Listener {
+    /// Binds the pipe name of `path`. `options` has nothing for Windows:
+    /// `unlink` has nothing to remove, and modes and socket roots are files'.
     pub(super) async fn bind(
         path: &Path,
-        options: &LocalListenerOptions,
+        _options: &LocalListenerOptions,
     ) -> Result<(Listener, PathBuf), Error> {
         let name = windows_pipe_name(&path.to_string_lossy());
-        let first = ServerOptions::new().first_pipe_instance(options.unlink).create(&name).map_err(|e| {
+        let in_use = || Error::AddrInUse { path: PathBuf::from(&name), live: true };
+        match ClientOptions::new().open(&name) {
+            Ok(probe) => {
+                drop(probe);
+                return Err(in_use());
+            }
+            Err(e) if e.raw_os_error() == Some(ERROR_PIPE_BUSY) => return Err(in_use()),
+            // nobody there (or nothing we may open): creating the pipe tells
+            Err(_) => {}
+        }
+        let first = ServerOptions::new().first_pipe_instance(true).create(&name).map_err(|e| {
             if e.raw_os_error() == Some(ERROR_ACCESS_DENIED) {
-                Error::AddrInUse { path: PathBuf::from(&name), live: true }
+                in_use()
             } else {
                 Error::Bind { endpoint: format!("unix:{name}"), source: e }
             }
