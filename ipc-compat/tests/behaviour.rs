@@ -15,7 +15,7 @@ use ipc_compat::{
 };
 use ipc_transport::local::{LocalListener, LocalStream};
 use serde_json::json;
-use support::{v14, v9, wait_lifecycle, watched};
+use support::{local_name, v14, v9, wait_lifecycle, watched};
 use tokio::io::AsyncWriteExt;
 
 /// A socket's serial number and the id `socket.disconnected` reported.
@@ -47,7 +47,7 @@ async fn world_and_hello_over_every_stream_transport() {
     config.id = "world".into();
     let w = Ipc::new(config.clone());
     let server = world(w.serve(None).unwrap()).await;
-    assert_eq!(server.path().unwrap(), dir.path().join("app.world"));
+    assert_eq!(server.path().unwrap(), local_name(&config.socket_path_for("world")));
     let h = Ipc::new(config.clone());
     hello_round_trip(&h.connect_to("world", None).unwrap()).await;
     server.stop().await;

@@ -413,47 +413,62 @@ async fn guarded_profile_closes_a_connection_stuck_in_a_frame() {
 }
 
 #[cfg(windows)]
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windows_pipe_name_in_use_is_addr_in_use_whatever_unlink_says() {
+    use tokio::io::AsyncWriteExt;
+
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.taken");
-    let live = within("bind", LocalListener::bind(&path)).await.unwrap();
-    assert_eq!(live.path(), local_name(&path));
+    let live = Arc::new(within("bind", LocalListener::bind(&path)).await.unwrap());
+    let name = live.path().to_owned();
+    assert_eq!(name, local_name(&path));
+    // the live server accepts whatever comes: the refusals' probes (connections
+    // that close at once), then a real client
+    let (tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+    let acceptor = tokio::spawn({
+        let live = live.clone();
+        async move {
+            while let Ok(stream) = live.accept().await {
+                if tx.send(stream).is_err() {
+                    break;
+                }
+            }
+        }
+    });
     for unlink in [true, false] {
         let opts = LocalListenerOptions::default().unlink(unlink);
         match within("bind again", LocalListener::bind_with(&path, &opts)).await {
-            Err(Error::AddrInUse { path: p, live: true }) => assert_eq!(p, live.path()),
+            Err(Error::AddrInUse { path: p, live: true }) => assert_eq!(p, name),
             other => panic!("unlink {unlink}: expected AddrInUse, got {other:?}"),
         }
-        // each refusal's probe is a connection the live server accepts, closed at once
-        let mut probe = within("accept the probe", live.accept()).await.unwrap();
-        let mut byte = [0u8; 1];
-        let read = within("the probe is closed", probe.read(&mut byte)).await;
-        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
     }
     // node reports the same refusal as EADDRINUSE; our io kind is AddrInUse
-    let refused = LocalListener::bind(&path).await.unwrap_err();
+    let refused = within("bind a third time", LocalListener::bind(&path)).await.unwrap_err();
     assert_eq!(std::io::Error::from(refused).kind(), std::io::ErrorKind::AddrInUse);
-    within("accept the probe", live.accept()).await.unwrap();
-    // the live server still serves
-    let c = within("connect", LocalStream::connect(&path)).await.unwrap();
-    within("accept", live.accept()).await.unwrap();
-    // and once it is gone, the name is free at once: nothing to unlink (a pipe
-    // lives while any handle to it does, clients' included: drop those first)
-    drop(c);
-    drop(live);
-    // (the handles close once the runtime has cancelled their pending I/O: mio
-    // keeps a pipe open until its overlapped operations come back)
-    let again = within("bind after drop", async {
+
+    // the live server still serves: a real client's bytes arrive (probes read as closed)
+    let mut client = within("connect", LocalStream::connect(&path)).await.unwrap();
+    within("write", client.write_all(b"hi")).await.unwrap();
+    within("the client's connection", async {
         loop {
-            match LocalListener::bind(&path).await {
-                Err(Error::AddrInUse { .. }) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-                other => break other,
+            let mut stream = accepted.recv().await.expect("the acceptor runs");
+            let mut got = [0u8; 2];
+            if stream.read_exact(&mut got).await.is_ok() {
+                assert_eq!(&got, b"hi");
+                break;
             }
         }
     })
-    .await
-    .unwrap();
+    .await;
+
+    // once it is gone the name is free at once (nothing to unlink), even
+    // though the runtime closes dropped pipes a moment later (a pipe lives
+    // while any handle to it does, clients' included: drop those first)
+    drop((client, accepted));
+    acceptor.abort();
+    let _ = acceptor.await;
+    drop(live);
+    let again = within("bind after drop", LocalListener::bind(&path)).await.unwrap();
     let _c = within("connect again", LocalStream::connect(&path)).await.unwrap();
     within("accept again", again.accept()).await.unwrap();
 }

@@ -32,6 +32,16 @@ pub fn v14(dir: &Path) -> Config {
     c
 }
 
+/// What a local server reports as its path for the socket path `path`: the
+/// path itself, or on Windows the pipe name node-ipc maps it to.
+pub fn local_name(path: &Path) -> std::path::PathBuf {
+    if cfg!(windows) {
+        ipc_transport::local::windows_pipe_name(&path.to_string_lossy()).into()
+    } else {
+        path.to_owned()
+    }
+}
+
 /// The next lifecycle event, whatever it is.
 pub async fn next_lifecycle<P: Clone + Send + Sync + 'static>(
     sub: &mut Subscription<Lifecycle<P>>,
