@@ -10,7 +10,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use interop::within;
 use ipc_transport::local::{windows_pipe_name, LocalStream};
 use ipc_compat::{Config, Error, Ipc};
 use serde_json::json;
-use support::{child_arg, tell_parent, v14, v9, ChildProcess, Log};
+use support::{child_arg, tell_parent, v9, ChildProcess, Log};
 
 /// Child helper: a node-ipc 9.x server on the socket path it is given that
 /// tells the parent `seq <n>` for every `seq` event it handles, and `ready`
@@ -216,8 +216,8 @@ async fn regular_file_is_never_unlinked() {
 
 /// A 14.x config whose socket root is `root`, for a server with id `x`.
 #[cfg(unix)]
-fn rooted(dir: &Path, root: &Path) -> (Config, PathBuf) {
-    let mut config = v14(dir);
+fn rooted(dir: &Path, root: &Path) -> (Config, std::path::PathBuf) {
+    let mut config = support::v14(dir);
     config.socket_root = format!("{}/", root.display());
     config.id = "x".into();
     let path = config.socket_path_for("x");
@@ -255,7 +255,7 @@ async fn unsafe_socket_root_is_refused() {
             std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
             theirs
         } else {
-            PathBuf::from("/") // root's
+            std::path::PathBuf::from("/") // root's
         };
         let (config, path) = rooted(dir.path(), &theirs);
         let server = Ipc::new(config).serve(None).unwrap();

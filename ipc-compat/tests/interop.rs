@@ -7,52 +7,13 @@
 mod support;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use interop::{pki, within, NodeIpc, PeerBuilder, PeerProcess, PeerRuntime, Pki};
+use interop::{pki, within, NodeIpc, PeerBuilder, PeerRuntime, Pki};
 use ipc_compat::{Config, Encoding, Ipc, Lifecycle, Server, UdpType};
 use serde_json::{json, Value};
-use support::wait_lifecycle;
-
-/// How long a peer may take for one line.
-const LINE: Duration = Duration::from_secs(15);
-
-/// A node peer, driven from async code (its API is blocking).
-struct Peer(Arc<Mutex<PeerProcess>>);
-
-impl Peer {
-    async fn spawn(builder: PeerBuilder) -> Peer {
-        let (process, _ready) = tokio::task::spawn_blocking(move || builder.spawn_ready(LINE))
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{e}"));
-        Peer(Arc::new(Mutex::new(process)))
-    }
-
-    /// The rest of the next line starting with `prefix`.
-    async fn line(&self, prefix: &'static str) -> String {
-        let process = self.0.clone();
-        tokio::task::spawn_blocking(move || process.lock().unwrap().wait_for_line(prefix, LINE))
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// The next `EVENT` line, parsed.
-    async fn event(&self) -> Value {
-        serde_json::from_str(&self.line("EVENT").await).unwrap()
-    }
-
-    fn send(&self, line: &str) {
-        self.0.lock().unwrap().send_line(line).unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    fn kill(&self) {
-        self.0.lock().unwrap().kill();
-    }
-}
+use support::{wait_lifecycle, Peer};
 
 fn config(flavor: NodeIpc, dir: &Path) -> Config {
     let mut c = match flavor {

@@ -29,6 +29,7 @@ const PINGS: u64 = 5;
 /// Clients connecting at once (the listen backlog is finite).
 const WAVE: usize = 500;
 /// Descriptors each process needs: one per connection, and some to spare.
+#[cfg_attr(windows, allow(dead_code))]
 const FDS_NEEDED: u64 = CONNECTIONS as u64 + 1_000;
 /// How long one phase (connecting, the exchange) may take, debug build, 2 cores.
 const PHASE: Duration = Duration::from_secs(120);
