@@ -12,8 +12,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use interop::within;
-use ipc_transport::local::LocalStream;
 use ipc_compat::{Client, Config, Ipc, Profile, Server};
+use ipc_transport::local::LocalStream;
 use serde_json::json;
 use support::{child_arg, tell_parent, v14, v9, ChildProcess, Log};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use interop::within;
-use ipc_transport::local::LocalStream;
 use ipc_codec::CodecError;
 use ipc_compat::{Config, Error, Ipc, Profile, Server};
+use ipc_transport::local::LocalStream;
 use serde_json::json;
 use support::{open_fds, peak_rss_kib, reset_peak_rss, rss_kib, v14, v9, Log};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

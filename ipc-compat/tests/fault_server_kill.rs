@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use interop::within;
-use ipc_transport::local::{windows_pipe_name, LocalStream};
 use ipc_compat::{Config, Error, Ipc};
+use ipc_transport::local::{windows_pipe_name, LocalStream};
 use serde_json::json;
 use support::{child_arg, tell_parent, v9, ChildProcess, Log};
 
@@ -163,7 +163,8 @@ async fn stale_socket_of_a_killed_server_is_replaced() {
     assert!(is_socket(&path), "SIGKILL leaves the socket file behind");
     let refused = within("connect to the stale socket", LocalStream::connect(&path)).await;
     // Unix: the stale socket file refuses; Windows: the pipe went with the killed process
-    let kind = if cfg!(windows) { std::io::ErrorKind::NotFound } else { std::io::ErrorKind::ConnectionRefused };
+    let kind =
+        if cfg!(windows) { std::io::ErrorKind::NotFound } else { std::io::ErrorKind::ConnectionRefused };
     assert_eq!(std::io::Error::from(refused.unwrap_err()).kind(), kind);
 
     let config = v9(dir.path());
@@ -182,10 +183,12 @@ async fn live_servers_socket_is_never_taken_over() {
     let child = spawn_server(&path);
 
     let config = v9(dir.path()); // unlink on
-    // the error names the socket path (Windows: the pipe name)
+                                 // the error names the socket path (Windows: the pipe name)
     let in_use = if cfg!(windows) { windows_pipe_name(path.to_str().unwrap()).into() } else { path.clone() };
     match seq_server(config.clone(), &path).await {
-        Err(Error::Transport(ipc_transport::Error::AddrInUse { path: p, live: true })) => assert_eq!(p, in_use),
+        Err(Error::Transport(ipc_transport::Error::AddrInUse { path: p, live: true })) => {
+            assert_eq!(p, in_use)
+        }
         other => panic!("expected AddrInUse (live), got {:?}", other.map(|_| ())),
     }
     // the live server still has its socket and still serves
@@ -225,7 +228,10 @@ fn rooted(dir: &Path, root: &Path) -> (Config, std::path::PathBuf) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(windows, ignore = "Windows: socket-root checks (symbolic links, owner, mode 0700) are Unix only; node-ipc 14 skips them on win32 too")]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: socket-root checks (symbolic links, owner, mode 0700) are Unix only; node-ipc 14 skips them on win32 too"
+)]
 async fn unsafe_socket_root_is_refused() {
     #[cfg(unix)]
     {

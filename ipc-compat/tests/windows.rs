@@ -415,7 +415,9 @@ async fn file_at_the_socket_path(flavor: NodeIpc) {
     assert_eq!(ready["path"], json!(windows_pipe_name(&path.to_string_lossy())));
     match flavor {
         NodeIpc::V14 => assert_eq!(std::fs::read(&path).unwrap(), b"precious", "node-ipc 14 left the file"),
-        NodeIpc::V9 => assert!(!path.exists(), "node-ipc 9.2.1 unlinks the path before listening, even on Windows"),
+        NodeIpc::V9 => {
+            assert!(!path.exists(), "node-ipc 9.2.1 unlinks the path before listening, even on Windows")
+        }
     }
     let hello = Ipc::new(preset(flavor));
     let client = hello.connect_to("world", Some(&path)).unwrap();
@@ -432,7 +434,8 @@ async fn file_at_the_socket_path(flavor: NodeIpc) {
     rust_world(&server);
     within("start", server.start()).await.unwrap();
     assert_eq!(std::fs::read(&path).unwrap(), b"precious", "we left the file");
-    let hello = Peer::spawn(role(&rt, "hello").arg("transport=unix").arg(format!("path={}", path.display()))).await;
+    let hello =
+        Peer::spawn(role(&rt, "hello").arg("transport=unix").arg(format!("path={}", path.display()))).await;
     assert_eq!(hello.event().await, json!({"type": "message", "data": "hello world!"}));
     server.stop().await;
     assert_eq!(std::fs::read(&path).unwrap(), b"precious", "stopping removes no file");

@@ -109,7 +109,9 @@ async fn max_connections_closes_extra_clients_at_accept() {
 
     let mut extra = within("connect a third", LocalStream::connect(&path)).await.unwrap();
     match within("accept the third", listener.accept()).await {
-        Err(Error::TooManyConnections { max: 2, peer }) => assert_eq!(peer, PeerAddr::Local(local_name(&path))),
+        Err(Error::TooManyConnections { max: 2, peer }) => {
+            assert_eq!(peer, PeerAddr::Local(local_name(&path)))
+        }
         other => panic!("expected TooManyConnections, got {other:?}"),
     }
     assert!(Error::TooManyConnections { max: 2, peer: PeerAddr::Local(path.clone()) }.is_connection_error());
@@ -131,7 +133,10 @@ async fn max_connections_closes_extra_clients_at_accept() {
 }
 
 #[tokio::test]
-#[cfg_attr(windows, ignore = "Windows: a named pipe leaves no socket file behind, so there is nothing stale to unlink")]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: a named pipe leaves no socket file behind, so there is nothing stale to unlink"
+)]
 async fn unlink_removes_a_stale_socket() {
     #[cfg(unix)]
     {
@@ -147,7 +152,10 @@ async fn unlink_removes_a_stale_socket() {
 }
 
 #[tokio::test]
-#[cfg_attr(windows, ignore = "Windows: unlink has nothing to remove; windows_unlink_has_nothing_to_remove checks that a file at the path is left alone")]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: unlink has nothing to remove; windows_unlink_has_nothing_to_remove checks that a file at the path is left alone"
+)]
 async fn unlink_never_removes_a_file_that_is_not_a_socket() {
     #[cfg(unix)]
     {
@@ -183,7 +191,10 @@ async fn unlink_never_removes_a_live_servers_socket() {
 }
 
 #[tokio::test]
-#[cfg_attr(windows, ignore = "Windows: unlink has nothing to remove; a pipe name in use is AddrInUse whatever unlink says (windows_pipe_name_in_use_is_addr_in_use_whatever_unlink_says)")]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: unlink has nothing to remove; a pipe name in use is AddrInUse whatever unlink says (windows_pipe_name_in_use_is_addr_in_use_whatever_unlink_says)"
+)]
 async fn unlink_off_leaves_the_path_alone() {
     #[cfg(unix)]
     {
@@ -195,7 +206,10 @@ async fn unlink_off_leaves_the_path_alone() {
             Err(Error::AddrInUse { live: false, .. }) => {}
             other => panic!("expected AddrInUse, got {other:?}"),
         }
-        assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket(), "the stale socket is still there");
+        assert!(
+            fs::symlink_metadata(&path).unwrap().file_type().is_socket(),
+            "the stale socket is still there"
+        );
         fs::write(dir.path().join("app.file"), b"x").unwrap();
         assert!(matches!(
             within("bind over a file", LocalListener::bind_with(dir.path().join("app.file"), &opts)).await,
@@ -254,14 +268,20 @@ async fn socket_file_removed_on_drop_but_not_a_replacement() {
         fs::remove_file(&path).unwrap();
         let second = within("bind second", LocalListener::bind(&path)).await.unwrap();
         drop(first);
-        assert!(fs::symlink_metadata(&path).unwrap().file_type().is_socket(), "second server's socket removed");
+        assert!(
+            fs::symlink_metadata(&path).unwrap().file_type().is_socket(),
+            "second server's socket removed"
+        );
         let _c = within("connect to second", LocalStream::connect(&path)).await.unwrap();
         within("second accepts", second.accept()).await.unwrap();
     }
 }
 
 #[tokio::test]
-#[cfg_attr(windows, ignore = "Windows: file modes are Unix only; node turns readableAll/writableAll into a pipe DACL, which we do not set (it needs unsafe Win32 calls)")]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: file modes are Unix only; node turns readableAll/writableAll into a pipe DACL, which we do not set (it needs unsafe Win32 calls)"
+)]
 async fn readable_all_and_writable_all_set_the_mode() {
     #[cfg(unix)]
     {
@@ -283,7 +303,10 @@ async fn readable_all_and_writable_all_set_the_mode() {
 }
 
 #[tokio::test]
-#[cfg_attr(windows, ignore = "Windows: node-ipc 14 prepares no socket root on win32, and neither do we (windows_unlink_has_nothing_to_remove checks it)")]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: node-ipc 14 prepares no socket root on win32, and neither do we (windows_unlink_has_nothing_to_remove checks it)"
+)]
 async fn socket_root_is_created_private() {
     #[cfg(unix)]
     {
@@ -291,9 +314,10 @@ async fn socket_root_is_created_private() {
         let root = dir.path().join("node-ipc");
         let rules = SocketPathRules::new(format!("{}/", root.display()), "app.", true);
         let endpoint: Endpoint = "id:world".parse().unwrap();
-        let listener = within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default()))
-            .await
-            .unwrap();
+        let listener =
+            within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default()))
+                .await
+                .unwrap();
         assert_eq!(listener.path(), root.join("app.world"));
         assert_eq!(fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
         let _c = within("connect id", LocalStream::connect_endpoint(&endpoint, &rules)).await.unwrap();
@@ -320,7 +344,8 @@ async fn socket_root_behind_a_symlink_is_refused() {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let rules = SocketPathRules::new(format!("{}/", link.display()), "app.", true);
-        match within("bind", LocalListener::bind_endpoint(&Endpoint::id("x"), &rules, &Default::default())).await
+        match within("bind", LocalListener::bind_endpoint(&Endpoint::id("x"), &rules, &Default::default()))
+            .await
         {
             Err(Error::InsecureSocketRoot { path, reason }) => {
                 assert_eq!(path, link);
@@ -355,7 +380,9 @@ async fn socket_root_owned_by_someone_else_is_refused() {
         };
         let opts = LocalListenerOptions::default().socket_root(&root);
         match within("bind", LocalListener::bind_with(root.join("app.x"), &opts)).await {
-            Err(Error::InsecureSocketRoot { reason, .. }) => assert!(reason.contains("owned by uid"), "{reason}"),
+            Err(Error::InsecureSocketRoot { reason, .. }) => {
+                assert!(reason.contains("owned by uid"), "{reason}")
+            }
             other => panic!("expected InsecureSocketRoot, got {other:?}"),
         }
     }
@@ -490,8 +517,9 @@ async fn windows_unlink_has_nothing_to_remove() {
     let root = dir.path().join("node-ipc");
     let rules = SocketPathRules::new(format!("{}/", root.display()), "app.", true);
     let endpoint = Endpoint::id("world");
-    let listener =
-        within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default())).await.unwrap();
+    let listener = within("bind id", LocalListener::bind_endpoint(&endpoint, &rules, &Default::default()))
+        .await
+        .unwrap();
     assert_eq!(listener.path(), local_name(&rules.path_for("world")));
     assert!(!root.exists(), "no socket root made on Windows");
     let _c = within("connect id", LocalStream::connect_endpoint(&endpoint, &rules)).await.unwrap();

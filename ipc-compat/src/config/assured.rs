@@ -12,7 +12,8 @@ use crate::error::Error;
 /// Why an Assured server may not listen on a local endpoint on Windows:
 /// node-ipc 14's `ERR_IPC_ASSURED_TRANSPORT` message, in our error style
 /// (lowercase, no full stop).
-pub(crate) const ASSURED_LOCAL_ON_WINDOWS: &str = "assured local transport requires Unix socket ownership checks; \
+pub(crate) const ASSURED_LOCAL_ON_WINDOWS: &str =
+    "assured local transport requires Unix socket ownership checks; \
      use mutual TLS or an application-owned Windows ACL";
 
 /// Which end of a connection an endpoint is checked for.
@@ -50,9 +51,9 @@ impl Config {
         let tls_needed = || Error::Config("the assured parser requires TLS for network servers".into());
         match endpoint {
             // node-ipc 14 checks the platform first, whatever secureSocketRoot says
-            Endpoint::Unix(_) | Endpoint::Id(_) if cfg!(windows) => Err(Error::Config(
-                ASSURED_LOCAL_ON_WINDOWS.into(),
-            )),
+            Endpoint::Unix(_) | Endpoint::Id(_) if cfg!(windows) => {
+                Err(Error::Config(ASSURED_LOCAL_ON_WINDOWS.into()))
+            }
             Endpoint::Unix(_) | Endpoint::Id(_) if !self.secure_socket_root => {
                 Err(Error::Config("the assured parser requires secureSocketRoot for local sockets".into()))
             }
@@ -157,7 +158,11 @@ mod tests {
             ("/run/user/1000/node-ipc", false),
             ("/run/user/1000/node-ipc/", false),
         ] {
-            assert_eq!(config.check_assured(&Endpoint::unix(path), Side::Server).is_ok(), ok && cfg!(unix), "{path}");
+            assert_eq!(
+                config.check_assured(&Endpoint::unix(path), Side::Server).is_ok(),
+                ok && cfg!(unix),
+                "{path}"
+            );
         }
     }
 

@@ -1,7 +1,7 @@
 //! Helpers shared by ipc-compat's integration tests: quiet configs, lifecycle
 //! waits, process resource readings, child processes to kill and node peers
-//! driven from async code ([`Peer`]). Timeouts on
-//! awaits (`interop::within`) and the test PKI (`interop::pki`) come from interop.
+//! driven from async code ([`Peer`]). Timeouts on awaits (`interop::within`)
+//! and the test PKI (`interop::pki`) come from interop.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
