@@ -155,7 +155,11 @@ async fn server_killed_and_restarted_under_load_client_loses_nothing_sent_after_
         total - first_offline,
     );
     assert_eq!(old, (0..old.len() as u64).collect::<Vec<_>>(), "the old server got a prefix, in order");
-    assert_eq!(new, (resumed_at..total).collect::<Vec<_>>(), "the new server got the rest, in order, each once");
+    assert_eq!(
+        new,
+        (resumed_at..total).collect::<Vec<_>>(),
+        "the new server got the rest, in order, each once"
+    );
     assert!(resumed_at >= old.len() as u64, "nothing arrives twice");
     assert!(resumed_at <= first_offline, "every event emitted after the break arrives");
     assert!(client.is_connected());
