@@ -319,7 +319,9 @@ impl PeerRuntime {
     }
 
     /// A bare `Command` running `node <script>` in `interop/` (no pipes set up),
-    /// for callers that manage the process themselves.
+    /// for callers that manage the process themselves. Under Wine, give it
+    /// pipes or files for stdio: Windows Node fails (`EBADF`) on a Unix pipe
+    /// it inherits, such as a test's own stdout when `cargo test` writes to a pipe.
     pub fn command(&self, script: impl AsRef<Path>) -> Command {
         let mut command = node_command(&self.node);
         command.arg(process::resolve_script(script.as_ref())).current_dir(interop_dir());
