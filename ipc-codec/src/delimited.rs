@@ -1,5 +1,6 @@
 //! Cutting a byte stream into delimiter-terminated frames, bounded.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -17,7 +18,9 @@ pub const DEFAULT_DELIMITER: &[u8] = b"\x0c";
 #[derive(Debug, Clone)]
 pub(crate) struct Delimited {
     delimiter: Bytes,
-    finder: memmem::Finder<'static>,
+    /// Shared: cloning a `Finder` allocates (480 bytes per connection, in
+    /// codecs cloned for each one), and searching needs only `&self`.
+    finder: Arc<memmem::Finder<'static>>,
     max_frame: usize,
     next_index: usize,
     discarding: bool,
@@ -34,7 +37,7 @@ impl Delimited {
         if delimiter.is_empty() {
             return Err(CodecError::Config("the delimiter must not be empty"));
         }
-        let finder = memmem::Finder::new(&delimiter[..]).into_owned();
+        let finder = Arc::new(memmem::Finder::new(&delimiter[..]).into_owned());
         Ok(Delimited {
             delimiter,
             finder,

@@ -145,7 +145,7 @@ impl Event {
     /// assert_eq!(event.raw_data_member("nope"), None);
     /// ```
     pub fn raw_data_member(&self, key: &str) -> Option<&[u8]> {
-        crate::json_member::member(self.raw_data()?, key)
+        crate::json_member::member_of_valid(self.raw_data()?, key)
     }
 
     /// Deserializes the data straight from its encoded bytes into `T`, which may

@@ -319,12 +319,19 @@ impl<T: Serialize + ?Sized> Encoder<(&str, &T)> for JsonCodec {
     }
 }
 
+/// The searcher for `"_maxListeners"`, built once: `memmem::find` builds one
+/// per call, which cost some 800 instructions per 9.x emit.
+fn max_listeners_finder() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> = std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(b"\"_maxListeners\""))
+}
+
 /// node-ipc 9.x's `EventParser.format`: falsy data other than `false` and `0`,
 /// and data with a truthy `_maxListeners`, is replaced by `{}`.
 fn v9_rewrites_to_empty_object(data: &[u8]) -> bool {
     match data {
         b"\"\"" | b"null" => true,
-        [b'{', ..] if memchr::memmem::find(data, b"\"_maxListeners\"").is_some() => {
+        [b'{', ..] if max_listeners_finder().find(data).is_some() => {
             match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(data) {
                 Ok(map) => map.get("_maxListeners").is_some_and(js_truthy),
                 Err(_) => false,

@@ -476,7 +476,7 @@ impl Client {
             bad_frame_log: Some("client socket error"),
         };
         let close_on_bad_frame = inner.config.on_bad_frame == BadFrame::Close;
-        match serve_stream(io, codec, &inner.outbox, killer, &reader, self, gate.as_ref(), None).await {
+        match serve_stream(io, &codec, &inner.outbox, killer, &reader, self, gate.as_ref(), None).await {
             Ended::PeerClosed | Ended::Drained => Outcome::Closed,
             Ended::ReadFailed(e) => {
                 // a frame the 14.x policy refuses, or an unfinished frame past

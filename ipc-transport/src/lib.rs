@@ -60,6 +60,11 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// The README (the crate's page on crates.io) and its example, run as a doctest.
+#[cfg(all(doctest, feature = "tcp"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod batch;
 #[cfg(any(feature = "local", feature = "tcp"))]
 #[macro_use]

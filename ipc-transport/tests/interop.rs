@@ -298,6 +298,16 @@ fn tls_client_json(pki: &Pki) -> String {
         .to_string()
 }
 
+/// The TLS key exchange we agree on with node: Node 22 (OpenSSL 3.5, node-ipc
+/// 14) takes the post-quantum hybrid we offer first; Node 20 (OpenSSL 3.0,
+/// node-ipc 9) has no ML-KEM and takes the X25519 share we send beside it.
+fn node_key_exchange(flavor: NodeIpc) -> &'static str {
+    match flavor {
+        NodeIpc::V9 => "X25519",
+        NodeIpc::V14 => "X25519MLKEM768",
+    }
+}
+
 /// A node-ipc server (the echo peer) answered by our framed client.
 async fn node_server_our_client(flavor: NodeIpc, kind: Kind) {
     let Some(rt) = interop::peer(flavor) else { return };
@@ -339,6 +349,7 @@ async fn node_server_our_client(flavor: NodeIpc, kind: Kind) {
                 .public(&pki.client_cert);
             let stream = within("connect", TlsStream::connect("localhost", port, &config)).await.unwrap();
             assert!(stream.is_authorized());
+            assert_eq!(stream.key_exchange_group().as_deref(), Some(node_key_exchange(flavor)), "{who}");
             client_transcript(stream, version, &who).await;
         }
         Kind::Udp4 | Kind::Udp6 => {
@@ -424,6 +435,7 @@ async fn node_client_our_server(flavor: NodeIpc, kind: Kind) {
             let server = tokio::spawn(async move {
                 let stream = listener.accept().await.unwrap();
                 assert!(stream.is_authorized(), "the node-ipc client's certificate verified");
+                assert_eq!(stream.key_exchange_group().as_deref(), Some(node_key_exchange(flavor)), "{w}");
                 echo_transcript(stream, version, w).await
             });
             let peer = script

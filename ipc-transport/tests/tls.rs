@@ -83,6 +83,17 @@ async fn abrupt_close() {
 }
 
 #[tokio::test]
+async fn post_quantum_key_exchange_between_our_peers() {
+    // SECURITY.md: rustls' aws-lc-rs provider, X25519MLKEM768 first, TLS 1.3
+    let pki = pki();
+    let (_l, client, server) = pair(&pki).await;
+    for side in [&client, &server] {
+        assert_eq!(side.key_exchange_group().as_deref(), Some("X25519MLKEM768"));
+        assert_eq!(side.protocol_version().as_deref(), Some("TLSv1_3"));
+    }
+}
+
+#[tokio::test]
 async fn ipv6_and_ip_address_names_verify() {
     let pki = pki();
     for (ip, host) in [("::1", "::1"), ("127.0.0.1", "127.0.0.1")] {

@@ -433,3 +433,33 @@ fn runtime_failures_exit_1() {
     let (_, _, stderr) = run(["connect", &refused], "");
     assert!(stderr[0].contains("refused"), "{stderr:?}");
 }
+
+// ---------------------------------------------------------------------------
+// the README's example, as it is written there
+
+/// `nipc serve` then `nipc emit` exactly as nipc/README.md shows them (the
+/// port aside: the system picks one here), and the line the server prints.
+#[test]
+fn readme_serve_and_emit() {
+    const README: &str = include_str!("../README.md");
+    let emit = r#"nipc emit tcp://127.0.0.1:8000 app.message '{"id":"cli","message":"hi"}'"#;
+    let printed = r##"{"type":"app.message","data":{"id":"cli","message":"hi"},"peer":"#1 tcp://127.0.0.1:"##;
+    for shown in ["$ nipc serve tcp://127.0.0.1:8000\nnipc: listening on tcp://127.0.0.1:8000", emit, printed]
+    {
+        assert!(README.contains(shown), "nipc/README.md no longer shows {shown:?}");
+    }
+
+    let mut server = Nipc::spawn(["serve", "tcp://127.0.0.1:0"]);
+    let listening = server.stderr_until("listening on ");
+    let endpoint = listening.rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(listening.trim_end(), format!("nipc: listening on {endpoint}"));
+    assert!(endpoint.starts_with("tcp://127.0.0.1:"), "{listening}");
+    let (code, _, stderr) = run(["emit", &endpoint, "app.message", r#"{"id":"cli","message":"hi"}"#], "");
+    assert_eq!(code, 0, "{stderr:?}");
+    let line = server.stdout_line();
+    assert!(line.starts_with(printed), "{line}");
+    let port: u16 =
+        line[printed.len()..].trim_end_matches("\"}").parse().unwrap_or_else(|_| panic!("{line}"));
+    assert_ne!(port, 0);
+    assert_eq!(server.terminate(), 0, "{}", server.context());
+}

@@ -1,6 +1,5 @@
-//! The async benchmark server shared by the tokio lanes (ours through
-//! `Framed` + `JsonCodec`, and the `AnyDelimiterCodec` + `Value` baseline):
-//! one task per connection on a current-thread runtime, replies fed while more
+//! The async benchmark server of the `ours` lane (`Framed` + `JsonCodec`,
+//! through the [`Proto`] seam): one task per connection on a current-thread runtime, replies fed while more
 //! input is ready and flushed once, broadcasts through a bounded queue per
 //! registered client.
 

@@ -15,13 +15,15 @@ ipc-bench: our node-ipc lanes side by side with node-ipc, the official crate and
 usage: ipc-bench [--quick | --smoke] [--reps N] [--lanes a,b] [--workloads a,b]
                  [--transports a,b] [--out DIR]
 
-  --quick        100,000 round trips, 200,000 one-way events, 2,000 fan-out events, 3 repetitions
+  --quick        100,000 round trips, 200,000 one-way events, 2,000 fan-out events,
+                 20,000 timed round trips (latency), 3 repetitions
                  (node-ipc lanes: a tenth of the round trips, one-way, large and udp events, always)
   --smoke        a few thousand events per lane, 1 repetition (CI)
   --reps N       repetitions (default 5, --quick 3, --smoke 1)
-  --lanes        floor,ours,compat,official,baseline,node14,node9 (default: every installed lane)
-  --workloads    rt,oneway-64B,oneway-1KiB,large,fanout,idle,udp (default: all)
+  --lanes        floor,tokio-floor,ours,compat,official,baseline,node14,node9 (default: every installed lane)
+  --workloads    rt,oneway-64B,oneway-1KiB,large,fanout,idle,udp,latency (default: all)
   --transports   unix,tcp,tls,udp4 (default: all)
+  --udp-rate N   events per second every lane offers in udp-64B (default 100000)
   --out DIR      where results.json and ratios.svg go (default: target/ipc-bench)
 
 Environment: IPC_INTEROP_SKIP=1 leaves out the node-ipc lanes.";
@@ -39,6 +41,10 @@ pub(crate) struct Settings {
     pub(crate) fan_clients: usize,
     pub(crate) idle: usize,
     pub(crate) udp: usize,
+    /// UDP: events per second offered to every lane.
+    pub(crate) udp_rate: u64,
+    /// Timed round trips of the latency workload.
+    pub(crate) latency: usize,
     pub(crate) timeout: Duration,
     pub(crate) lanes: Option<Vec<Lane>>,
     pub(crate) workloads: Vec<Workload>,
@@ -59,6 +65,8 @@ impl Settings {
             fan_clients: 100,
             idle: 10_000,
             udp: 1_000_000,
+            latency: 100_000,
+            udp_rate: 100_000,
             timeout: Duration::from_secs(600),
             lanes: None,
             workloads: Workload::ALL.to_vec(),
@@ -83,6 +91,7 @@ impl Settings {
                     s.one_way = 200_000;
                     s.fan_events = 2_000;
                     s.udp = 200_000;
+                    s.latency = 20_000;
                     s.timeout = Duration::from_secs(180);
                 }
                 "--smoke" => {
@@ -95,6 +104,7 @@ impl Settings {
                     s.fan_clients = 10;
                     s.idle = 200;
                     s.udp = 2_000;
+                    s.latency = 2_000;
                     s.timeout = Duration::from_secs(60);
                 }
                 "--reps" => {
@@ -125,6 +135,13 @@ impl Settings {
                             .push(Transport::parse(&name).ok_or(format!("unknown transport {name}"))?);
                     }
                 }
+                "--udp-rate" => {
+                    s.udp_rate = it
+                        .next()
+                        .and_then(|v| v.parse().ok())
+                        .filter(|n| *n > 0)
+                        .ok_or("--udp-rate needs a number")?
+                }
                 "--out" => s.out = PathBuf::from(it.next().ok_or("--out needs a directory")?),
                 "-h" | "--help" => return Err(String::new()),
                 other => return Err(format!("unknown argument {other}")),
@@ -145,8 +162,9 @@ impl Settings {
             Workload::FanOut => (self.fan_events, 64),
             Workload::Idle => (self.idle, 0),
             Workload::Udp => (self.udp, 64),
+            Workload::Latency => (self.latency, 64),
         };
-        Job { n, size, window: self.window, clients: self.fan_clients }
+        Job { n, size, window: self.window, clients: self.fan_clients, rate: self.udp_rate }
     }
 
     /// The job of `lane`: the node-ipc lanes send a tenth of the events of the
@@ -161,7 +179,8 @@ impl Settings {
                     (job.n / NODE_DIVISOR).max(job.n.min(2_000))
                 }
                 Workload::Large => (job.n / NODE_DIVISOR).max(job.n.min(4)),
-                Workload::FanOut | Workload::Idle => job.n,
+                // At least 20,000 timed round trips for every lane.
+                Workload::FanOut | Workload::Idle | Workload::Latency => job.n,
             };
         }
         job

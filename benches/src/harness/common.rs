@@ -167,6 +167,37 @@ pub(crate) struct Sample {
     pub(crate) sent: u64,
     /// UDP: microseconds between the first and the last event the server received.
     pub(crate) span_us: Option<u64>,
+    /// Latency: the percentiles of the round trips' times.
+    pub(crate) latency: Option<Latency>,
+}
+
+/// Percentiles of round-trip times, in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Latency {
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
+    pub(crate) p999: f64,
+}
+
+impl Latency {
+    /// The percentiles of `nanos` (nearest rank); `None` when empty.
+    pub(crate) fn of_nanos(mut nanos: Vec<u64>) -> Option<Latency> {
+        if nanos.is_empty() {
+            return None;
+        }
+        nanos.sort_unstable();
+        let at = |q: f64| {
+            let rank = ((q * nanos.len() as f64).ceil() as usize).clamp(1, nanos.len());
+            nanos[rank - 1] as f64 / 1000.0
+        };
+        Some(Latency { p50: at(0.50), p99: at(0.99), p999: at(0.999) })
+    }
+
+    /// A latency run's sample: `nanos` holds each round trip's time.
+    pub(crate) fn sample(nanos: Vec<u64>, elapsed: Duration) -> Sample {
+        let count = nanos.len() as u64;
+        Sample { elapsed, count, sent: count, span_us: None, latency: Latency::of_nanos(nanos) }
+    }
 }
 
 /// Parameters of one client run.
@@ -180,7 +211,19 @@ pub(crate) struct Job {
     pub(crate) window: usize,
     /// Fan-out clients.
     pub(crate) clients: usize,
+    /// UDP: the events per second offered, the same to every lane.
+    pub(crate) rate: u64,
 }
+
+/// A paced sender's schedule: how many of `n` events are due `elapsed` after
+/// the start at `rate` per second. Senders send what is due, then sleep
+/// [`PACE_TICK`], so every lane offers the same rate in 1 ms bursts.
+pub(crate) fn due(rate: u64, n: usize, elapsed: Duration) -> usize {
+    ((elapsed.as_secs_f64() * rate as f64) as usize + 1).min(n)
+}
+
+/// The sleep between a paced sender's bursts.
+pub(crate) const PACE_TICK: Duration = Duration::from_millis(1);
 
 /// The ack `{count, us}` of a one-way run.
 #[derive(Debug, serde::Deserialize, serde::Serialize)]

@@ -12,7 +12,9 @@ use ipc_codec::Event;
 use ipc_compat::{Client, Config, Ipc, Socket, TlsConfig, UdpType};
 use tokio::sync::Notify;
 
-use super::common::{check_ack, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles, Transport};
+use super::common::{
+    check_ack, due, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles, Transport,
+};
 use super::serve::{ready, ServeArgs, UdpCounter};
 use super::workload::Workload;
 use crate::payload;
@@ -129,6 +131,7 @@ pub(crate) fn client(workload: Workload, target: &Target, tls: Option<&TlsFiles>
             Workload::OneWay64 | Workload::OneWay1K | Workload::Large => one_way(&ipc, target, job).await,
             Workload::FanOut => fan_out(&ipc, target, job).await,
             Workload::Udp => udp(&ipc, target, job).await,
+            Workload::Latency => latency(&ipc, target, job).await,
             Workload::Idle => Err("idle is measured by the harness".into()),
         }
     })
@@ -166,7 +169,32 @@ async fn round_trips(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     done.notified().await;
     let elapsed = start.elapsed();
     ipc.disconnect("bench");
-    Ok(Sample { elapsed, count: received.load(Ordering::Relaxed) as u64, sent: job.n as u64, span_us: None })
+    Ok(Sample {
+        elapsed,
+        count: received.load(Ordering::Relaxed) as u64,
+        sent: job.n as u64,
+        span_us: None,
+        latency: None,
+    })
+}
+
+/// One event in flight: emit it, wait for the echo on a subscription, time each.
+async fn latency(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
+    let client = connect(ipc, "bench", target)?;
+    client.connected().await?;
+    let mut echoes = client.subscribe(ty::RT, 4);
+    let p = payload(job.size, 1);
+    let mut nanos = Vec::with_capacity(job.n);
+    let start = Instant::now();
+    for _ in 0..job.n {
+        let t = Instant::now();
+        client.emit(ty::RT, &p)?;
+        echoes.next().await.ok_or("the subscription ended")?;
+        nanos.push(t.elapsed().as_nanos() as u64);
+    }
+    let elapsed = start.elapsed();
+    ipc.disconnect("bench");
+    Ok(super::common::Latency::sample(nanos, elapsed))
 }
 
 async fn one_way(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
@@ -188,7 +216,7 @@ async fn one_way(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     let ack: Ack = ack.data_as()?;
     check_ack(&ack, job.n)?;
     ipc.disconnect("bench");
-    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None })
+    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None, latency: None })
 }
 
 async fn fan_out(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
@@ -236,7 +264,7 @@ async fn fan_out(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     for id in ids.iter().chain(std::iter::once(&"ctl".to_owned())) {
         ipc.disconnect(id);
     }
-    Ok(Sample { elapsed, count: total.load(Ordering::Relaxed), sent: 0, span_us: None })
+    Ok(Sample { elapsed, count: total.load(Ordering::Relaxed), sent: 0, span_us: None, latency: None })
 }
 
 async fn udp(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
@@ -248,13 +276,18 @@ async fn udp(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     server.start().await?;
     let p = payload(job.size, 1);
     let start = Instant::now();
-    for i in 0..job.n {
-        server.emit_to(to, ty::OW, &p)?;
-        if i % 1024 == 1023 {
-            server.flush().await?;
+    let mut sent = 0;
+    while sent < job.n {
+        let due_now = due(job.rate, job.n, start.elapsed());
+        while sent < due_now {
+            server.emit_to(to, ty::OW, &p)?;
+            sent += 1;
+        }
+        server.flush().await?;
+        if sent < job.n {
+            tokio::time::sleep(super::common::PACE_TICK).await;
         }
     }
-    server.flush().await?;
     let send_time = start.elapsed();
     for _ in 0..25 {
         server.emit_to(to, ty::END, serde_json::json!({}))?;
@@ -266,6 +299,7 @@ async fn udp(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
                 count: ack.count,
                 sent: job.n as u64,
                 span_us: Some(ack.us),
+                latency: None,
             });
         }
     }

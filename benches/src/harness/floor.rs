@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::common::{
-    check_ack, frame, frame_prefix, frames, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target,
+    check_ack, due, frame, frame_prefix, frames, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats,
+    Target, PACE_TICK,
 };
 use super::serve::{ready, ServeArgs, UdpCounter};
 use super::sock::Sock;
@@ -198,6 +199,7 @@ pub(crate) fn client(workload: Workload, target: &Target, job: Job) -> Res<Sampl
         Workload::OneWay64 | Workload::OneWay1K | Workload::Large => one_way(target, job),
         Workload::FanOut => fan_out(target, job),
         Workload::Udp => udp(target, job),
+        Workload::Latency => latency(target, job),
         Workload::Idle => Err("idle is measured by the harness".into()),
     }
 }
@@ -225,7 +227,29 @@ fn round_trips(target: &Target, job: Job) -> Res<Sample> {
             sent += more;
         }
     }
-    Ok(Sample { elapsed: start.elapsed(), count: received as u64, sent: sent as u64, span_us: None })
+    Ok(Sample {
+        elapsed: start.elapsed(),
+        count: received as u64,
+        sent: sent as u64,
+        span_us: None,
+        latency: None,
+    })
+}
+
+/// One frame in flight: write it, read the echo, time each.
+fn latency(target: &Target, job: Job) -> Res<Sample> {
+    let mut sock = Sock::connect(target)?;
+    let one = frame(ty::RT, &crate::payload(job.size, 1));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut nanos = Vec::with_capacity(job.n);
+    let start = Instant::now();
+    for _ in 0..job.n {
+        let t = Instant::now();
+        sock.write_all(&one)?;
+        sock.read_reply(&mut buf)?;
+        nanos.push(t.elapsed().as_nanos() as u64);
+    }
+    Ok(Latency::sample(nanos, start.elapsed()))
 }
 
 fn one_way(target: &Target, job: Job) -> Res<Sample> {
@@ -247,7 +271,7 @@ fn one_way(target: &Target, job: Job) -> Res<Sample> {
     let v: serde_json::Value = serde_json::from_slice(reply.strip_suffix(b"\x0c").unwrap_or(&reply))?;
     let ack: Ack = serde_json::from_value(v["data"].clone())?;
     check_ack(&ack, job.n)?;
-    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None })
+    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None, latency: None })
 }
 
 fn fan_out(target: &Target, job: Job) -> Res<Sample> {
@@ -277,7 +301,7 @@ fn fan_out(target: &Target, job: Job) -> Res<Sample> {
     for r in readers {
         total += r.join().map_err(|_| "a reader panicked")??;
     }
-    Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None })
+    Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None, latency: None })
 }
 
 /// Asks for stats until `clients` have registered.
@@ -314,8 +338,16 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
     let socket = UdpSocket::bind("127.0.0.1:0")?;
     let one = frame(ty::OW, &crate::payload(job.size, 1));
     let start = Instant::now();
-    for _ in 0..job.n {
-        socket.send_to(&one, server)?;
+    let mut sent = 0;
+    while sent < job.n {
+        let due_now = due(job.rate, job.n, start.elapsed());
+        while sent < due_now {
+            socket.send_to(&one, server)?;
+            sent += 1;
+        }
+        if sent < job.n {
+            std::thread::sleep(PACE_TICK);
+        }
     }
     let send_time = start.elapsed();
     udp_finish(&socket, server, job, send_time)
@@ -346,6 +378,7 @@ fn udp_finish(
                     count: ack.count,
                     sent: job.n as u64,
                     span_us: Some(ack.us),
+                    latency: None,
                 });
             }
         }

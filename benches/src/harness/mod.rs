@@ -2,7 +2,8 @@
 //! this machine. See `BENCHMARKS.md` at the workspace root.
 //!
 //! Each measurement is a server process (our Rust lanes re-run this binary as
-//! `ipc-bench serve ...`; node-ipc lanes run `interop/peers/bench/`) and a
+//! `ipc-bench serve ...`; the baseline runs its own program, built from
+//! `benches/baseline/`; node-ipc lanes run `interop/peers/bench/`) and a
 //! client (in this process for the Rust lanes, a node-ipc script for the node
 //! lanes). Lanes alternate within each repetition, the order rotating from one
 //! repetition to the next, and the table reports medians.
@@ -14,9 +15,10 @@
 //!   `lane` and `workload` (what runs), `serve` (what every server process
 //!   shares), `proto` (the wire format as the async server uses it), `connect`
 //!   (client connections of the tokio lanes), `sock` (blocking sockets),
-//!   `aserver` (the async server of the tokio lanes), `report`, `sys`;
+//!   `aserver` (the async server of the tokio lanes), `result` (the `RESULT`
+//!   line of a client process), `report`, `sys`;
 //! - lanes, which import only shared modules, never each other: `floor`,
-//!   `ours`, `compat`, `official`, `baseline`, `node`;
+//!   `tokio_floor`, `ours`, `compat`, `official`, `baseline`, `node`;
 //! - drivers: `cli` (the command line), `run` (the runner), and this module,
 //!   which picks a lane's server or client by name.
 
@@ -33,10 +35,12 @@ mod official;
 mod ours;
 mod proto;
 mod report;
+mod result;
 mod run;
 mod serve;
 mod sock;
 mod sys;
+mod tokio_floor;
 mod workload;
 
 use std::collections::HashMap;
@@ -106,12 +110,11 @@ fn serve(args: &[String]) -> ExitCode {
     let _ = sys::raise_nofile_limit();
     let result = match (args.lane, args.transport) {
         (Lane::Floor, _) => floor::serve(&args),
+        (Lane::TokioFloor, _) => tokio_floor::serve(&args),
         (Lane::Official, _) => official::serve(&args),
         (Lane::Compat, _) => compat::serve(&args),
         (Lane::Ours, Transport::Udp) => ours::serve_udp(&args.bind),
         (Lane::Ours, _) => aserver::serve::<ours::Ours>(&args),
-        (Lane::Baseline, Transport::Udp) => baseline::serve_udp(&args.bind),
-        (Lane::Baseline, _) => aserver::serve::<baseline::Baseline>(&args),
         (lane, _) => Err(format!("lane {} has no Rust server", lane.name()).into()),
     };
     match result {
@@ -142,8 +145,8 @@ fn one_client(args: &[String]) -> Res<()> {
     }
     let sample = match lane {
         Lane::Floor => floor::client(workload, &target, job),
+        Lane::TokioFloor => tokio_floor::client(workload, &target, job),
         Lane::Ours => ours::client(workload, &target, None, job),
-        Lane::Baseline => baseline::client(workload, &target, None, job),
         Lane::Compat => compat::client(workload, &target, None, job),
         Lane::Official => official::client(workload, &target, job),
         _ => Err("no Rust client for this lane".into()),

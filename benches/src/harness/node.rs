@@ -7,6 +7,7 @@ use std::time::Duration;
 use interop::{NodeIpc, PeerProcess, PeerRuntime};
 
 use super::common::{Job, Res, Sample, Target, TlsFiles, Transport};
+use super::result::read_result;
 use super::workload::Workload;
 
 /// The server script of `flavor`, listening on `transport` (a socket under `dir`, or a free loopback port).
@@ -59,6 +60,7 @@ pub(crate) fn client(
         Workload::OneWay64 | Workload::OneWay1K | Workload::Large => "ow",
         Workload::FanOut => "fanout",
         Workload::Udp => "udp",
+        Workload::Latency => "latency",
         Workload::Idle => return Err("idle is measured by the harness".into()),
     };
     let mut builder = script
@@ -66,7 +68,8 @@ pub(crate) fn client(
         .arg(format!("n={}", job.n))
         .arg(format!("size={}", job.size))
         .arg(format!("window={}", job.window))
-        .arg(format!("clients={}", job.clients));
+        .arg(format!("clients={}", job.clients))
+        .arg(format!("rate={}", job.rate));
     builder = match target {
         Target::Unix(path) => builder.arg("transport=unix").arg(format!("path={}", path.display())),
         Target::Tcp(addr) => {
@@ -88,24 +91,7 @@ pub(crate) fn client(
         }
     };
     let mut process = builder.spawn()?;
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line = process.next_line(left)?;
-        if let Some(json) = line.strip_prefix("RESULT ") {
-            let v: serde_json::Value = serde_json::from_str(json)?;
-            let ms = v["ms"].as_f64().ok_or("RESULT without ms")?;
-            return Ok(Sample {
-                elapsed: Duration::from_secs_f64(ms / 1000.0),
-                count: v["count"].as_u64().unwrap_or(0),
-                sent: v["sent"].as_u64().unwrap_or(0),
-                span_us: v["us"].as_u64(),
-            });
-        }
-        if let Some(error) = line.strip_prefix("ERROR ") {
-            return Err(format!("node client: {error}").into());
-        }
-    }
+    read_result(&mut process, "node client", timeout)
 }
 
 /// The installed runtime of `flavor`, or why it is not available.

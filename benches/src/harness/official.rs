@@ -181,6 +181,7 @@ pub(crate) fn client(workload: Workload, target: &Target, job: Job) -> Res<Sampl
         Workload::OneWay64 | Workload::OneWay1K | Workload::Large => one_way(target, job),
         Workload::FanOut => fan_out(target, job),
         Workload::Udp => udp(target, job),
+        Workload::Latency => latency(target, job),
         Workload::Idle => Err("idle is measured by the harness".into()),
     }
 }
@@ -207,7 +208,31 @@ fn round_trips(target: &Target, job: Job) -> Res<Sample> {
             sent += 1;
         }
     }
-    Ok(Sample { elapsed: start.elapsed(), count: received as u64, sent: sent as u64, span_us: None })
+    Ok(Sample {
+        elapsed: start.elapsed(),
+        count: received as u64,
+        sent: sent as u64,
+        span_us: None,
+        latency: None,
+    })
+}
+
+/// One event in flight: send it, wait for the echo, time each.
+fn latency(target: &Target, job: Job) -> Res<Sample> {
+    let mut conn = Connection::new(Sock::connect(target)?, config())?;
+    let event = Event::new(ty::RT, payload(job.size, 1));
+    let mut nanos = Vec::with_capacity(job.n);
+    let start = Instant::now();
+    for _ in 0..job.n {
+        let t = Instant::now();
+        conn.send(&event)?;
+        let echo = recv_event(&mut conn)?;
+        nanos.push(t.elapsed().as_nanos() as u64);
+        if echo.event_type() != ty::RT {
+            return Err(format!("unexpected event {}", echo.event_type()).into());
+        }
+    }
+    Ok(super::common::Latency::sample(nanos, start.elapsed()))
 }
 
 fn one_way(target: &Target, job: Job) -> Res<Sample> {
@@ -222,7 +247,7 @@ fn one_way(target: &Target, job: Job) -> Res<Sample> {
     let elapsed = start.elapsed();
     let ack = super::common::Ack { count: field(&ack, "count"), us: field(&ack, "us") };
     check_ack(&ack, job.n)?;
-    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None })
+    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None, latency: None })
 }
 
 fn fan_out(target: &Target, job: Job) -> Res<Sample> {
@@ -260,7 +285,7 @@ fn fan_out(target: &Target, job: Job) -> Res<Sample> {
     for r in readers {
         total += r.join().map_err(|_| "a reader panicked")??;
     }
-    Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None })
+    Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None, latency: None })
 }
 
 fn udp(target: &Target, job: Job) -> Res<Sample> {
@@ -270,8 +295,16 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
     let mut ep = UdpEndpoint::from_socket(socket, config())?;
     let event = Event::new(ty::OW, payload(job.size, 1));
     let start = Instant::now();
-    for _ in 0..job.n {
-        ep.send_to(&event, server)?;
+    let mut sent = 0;
+    while sent < job.n {
+        let due_now = super::common::due(job.rate, job.n, start.elapsed());
+        while sent < due_now {
+            ep.send_to(&event, server)?;
+            sent += 1;
+        }
+        if sent < job.n {
+            std::thread::sleep(super::common::PACE_TICK);
+        }
     }
     let send_time = start.elapsed();
     let end = Event::new(ty::END, object(&[]));
@@ -286,6 +319,7 @@ fn udp(target: &Target, job: Job) -> Res<Sample> {
                         count: field(&e, "count"),
                         sent: job.n as u64,
                         span_us: Some(field(&e, "us")),
+                        latency: None,
                     });
                 }
                 Ok(_) => {}

@@ -9,7 +9,9 @@ use ipc_codec::{Event, JsonCodec};
 use ipc_transport::udp::{UdpEndpoint, UdpOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::common::{check_ack, ty, Ack, FanoutReq, Job, Res, Sample, Stats, Target, TlsFiles};
+use super::common::{
+    check_ack, due, ty, Ack, FanoutReq, Job, Latency, Res, Sample, Stats, Target, TlsFiles, PACE_TICK,
+};
 use super::connect::{next_item, with_stream};
 use super::proto::{Proto, Request};
 use super::workload::Workload;
@@ -63,6 +65,7 @@ pub(crate) fn client(workload: Workload, target: &Target, tls: Option<&TlsFiles>
             W::OneWay64 | W::OneWay1K | W::Large => with_stream!(target, tls, |s| one_way(s, job).await),
             W::FanOut => fan_out(target, tls, job).await,
             W::Udp => udp(target, job).await,
+            W::Latency => with_stream!(target, tls, |s| latency(s, job).await),
             W::Idle => Err("idle is measured by the harness".into()),
         }
     })
@@ -99,7 +102,31 @@ async fn round_trips<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> 
         }
         SinkExt::<&Event>::flush(&mut framed).await?;
     }
-    Ok(Sample { elapsed: start.elapsed(), count: received as u64, sent: sent as u64, span_us: None })
+    Ok(Sample {
+        elapsed: start.elapsed(),
+        count: received as u64,
+        sent: sent as u64,
+        span_us: None,
+        latency: None,
+    })
+}
+
+/// One event in flight: send it, wait for the echo, time each.
+async fn latency<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> Res<Sample> {
+    let mut framed = ipc_transport::framed(stream, JsonCodec::default());
+    let p = payload(job.size, 1);
+    let mut nanos = Vec::with_capacity(job.n);
+    let start = Instant::now();
+    for _ in 0..job.n {
+        let t = Instant::now();
+        framed.send((ty::RT, &p)).await?;
+        let echo = next_item(&mut framed).await?;
+        nanos.push(t.elapsed().as_nanos() as u64);
+        if echo.event_type() != ty::RT {
+            return Err(format!("unexpected event {echo:?}").into());
+        }
+    }
+    Ok(Latency::sample(nanos, start.elapsed()))
 }
 
 async fn one_way<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> Res<Sample> {
@@ -114,7 +141,7 @@ async fn one_way<S: AsyncRead + AsyncWrite + Unpin>(stream: S, job: Job) -> Res<
     let elapsed = start.elapsed();
     let ack: Ack = ack.data_as()?;
     check_ack(&ack, job.n)?;
-    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None })
+    Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None, latency: None })
 }
 
 async fn fan_out(target: &Target, tls: Option<&TlsFiles>, job: Job) -> Res<Sample> {
@@ -171,7 +198,7 @@ async fn fan_out(target: &Target, tls: Option<&TlsFiles>, job: Job) -> Res<Sampl
         for done in waits {
             total += done.await.map_err(|_| "a fan-out client died")??;
         }
-        Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None })
+        Ok(Sample { elapsed: start.elapsed(), count: total, sent: total, span_us: None, latency: None })
     })
 }
 
@@ -182,13 +209,18 @@ async fn udp(target: &Target, job: Job) -> Res<Sample> {
     let mut ep = UdpEndpoint::bind_with("127.0.0.1:0".parse()?, JsonCodec::default(), options).await?;
     let p = payload(job.size, 1);
     let start = Instant::now();
-    for i in 0..job.n {
-        ep.feed(((ty::OW, &p), server)).await?;
-        if i % 64 == 63 {
-            SinkExt::<(&Event, std::net::SocketAddr)>::flush(&mut ep).await?;
+    let mut sent = 0;
+    while sent < job.n {
+        let due_now = due(job.rate, job.n, start.elapsed());
+        while sent < due_now {
+            ep.feed(((ty::OW, &p), server)).await?;
+            sent += 1;
+        }
+        SinkExt::<(&Event, std::net::SocketAddr)>::flush(&mut ep).await?;
+        if sent < job.n {
+            tokio::time::sleep(PACE_TICK).await;
         }
     }
-    SinkExt::<(&Event, std::net::SocketAddr)>::flush(&mut ep).await?;
     let send_time = start.elapsed();
     let mut ack = None;
     for _ in 0..25 {
@@ -203,7 +235,13 @@ async fn udp(target: &Target, job: Job) -> Res<Sample> {
         }
     }
     let ack = ack.ok_or("no ack from the udp server")?;
-    Ok(Sample { elapsed: send_time, count: ack.count, sent: job.n as u64, span_us: Some(ack.us) })
+    Ok(Sample {
+        elapsed: send_time,
+        count: ack.count,
+        sent: job.n as u64,
+        span_us: Some(ack.us),
+        latency: None,
+    })
 }
 
 /// Ours as a UDP server: a `UdpEndpoint` counting `ow` events and answering `end` to its source.

@@ -17,7 +17,7 @@ use super::report::{self, Measurement, Record};
 use super::serve::ServeArgs;
 use super::sock::Sock;
 use super::workload::Workload;
-use super::{baseline, compat, floor, node, official, ours, sys};
+use super::{baseline, compat, floor, node, official, ours, sys, tokio_floor};
 
 /// A running server of one lane.
 struct Server {
@@ -30,6 +30,8 @@ struct Harness<'a> {
     dir: tempfile::TempDir,
     tls: Option<std::sync::Arc<TlsFiles>>,
     node: HashMap<Lane, PeerRuntime>,
+    /// The baseline program, once built.
+    baseline: Option<PathBuf>,
     servers: HashMap<(Lane, Transport), Server>,
     next_socket: usize,
 }
@@ -67,6 +69,7 @@ pub(crate) fn run(settings: &Settings) -> Res<bool> {
     let mut lanes = Vec::new();
     let mut gaps = Vec::new();
     let mut node = HashMap::new();
+    let mut baseline_exe = None;
     let wanted = settings.lanes.clone().unwrap_or_else(|| Lane::ALL.to_vec());
     for lane in wanted {
         match lane {
@@ -80,6 +83,13 @@ pub(crate) fn run(settings: &Settings) -> Res<bool> {
                     Err(why) => gaps.push((lane, format!("not run: {why}"))),
                 }
             }
+            Lane::Baseline => match baseline::build() {
+                Ok(exe) => {
+                    baseline_exe = Some(exe);
+                    lanes.push(lane);
+                }
+                Err(why) => gaps.push((lane, format!("not run: {why}"))),
+            },
             other => lanes.push(other),
         }
     }
@@ -101,6 +111,7 @@ pub(crate) fn run(settings: &Settings) -> Res<bool> {
         dir: tempfile::Builder::new().prefix("ipc-bench-").tempdir()?,
         tls,
         node,
+        baseline: baseline_exe,
         servers: HashMap::new(),
         next_socket: 0,
     };
@@ -180,6 +191,11 @@ impl Harness<'_> {
 
     fn spawn_server(&mut self, lane: Lane, transport: Transport, idle: bool) -> Res<Server> {
         let path = self.socket_path();
+        if lane == Lane::Baseline {
+            let exe = self.baseline.as_ref().ok_or("the baseline is not built")?;
+            let (process, target) = baseline::spawn_server(exe, transport, &path)?;
+            return Ok(Server { process, target });
+        }
         if lane.is_rust_server() {
             let bind = match transport {
                 Transport::Unix => path.display().to_string(),
@@ -234,6 +250,10 @@ impl Harness<'_> {
         if let Some(runtime) = self.node.get(&lane) {
             return node::client(runtime, workload, target, job, self.tls.as_deref(), timeout);
         }
+        if lane == Lane::Baseline {
+            let exe = self.baseline.as_ref().ok_or("the baseline is not built")?;
+            return baseline::client(exe, workload, target, job, timeout);
+        }
         let (tx, rx) = std::sync::mpsc::channel();
         let target2 = target.clone();
         let tls = self.tls.clone();
@@ -241,8 +261,8 @@ impl Harness<'_> {
             let tls = tls.as_deref();
             let result = match lane {
                 Lane::Floor => floor::client(workload, &target2, job),
+                Lane::TokioFloor => tokio_floor::client(workload, &target2, job),
                 Lane::Ours => ours::client(workload, &target2, tls, job),
-                Lane::Baseline => baseline::client(workload, &target2, tls, job),
                 Lane::Compat => compat::client(workload, &target2, tls, job),
                 Lane::Official => official::client(workload, &target2, job),
                 _ => Err("no client for this lane".into()),

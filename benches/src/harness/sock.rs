@@ -34,6 +34,25 @@ impl Sock {
         })
     }
 
+    /// Reads one reply of a one-in-flight exchange: until the buffer ends
+    /// with the delimiter.
+    pub(crate) fn read_reply(&mut self, buf: &mut [u8]) -> Res<usize> {
+        let mut filled = 0;
+        loop {
+            let n = self.read(&mut buf[filled..])?;
+            if n == 0 {
+                return Err("the server closed the connection".into());
+            }
+            filled += n;
+            if buf[filled - 1] == 0x0c {
+                return Ok(filled);
+            }
+            if filled == buf.len() {
+                return Err("reply too large".into());
+            }
+        }
+    }
+
     pub(crate) fn shutdown_write(&self) -> io::Result<()> {
         match self {
             Sock::Unix(s) => s.shutdown(Shutdown::Write),

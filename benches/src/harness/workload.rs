@@ -12,10 +12,12 @@ pub(crate) enum Workload {
     FanOut,
     Idle,
     Udp,
+    /// 64 B round trips one at a time, each timed: p50, p99 and p99.9.
+    Latency,
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 7] = [
+    pub(crate) const ALL: [Workload; 8] = [
         Workload::RoundTrip,
         Workload::OneWay64,
         Workload::OneWay1K,
@@ -23,6 +25,7 @@ impl Workload {
         Workload::FanOut,
         Workload::Idle,
         Workload::Udp,
+        Workload::Latency,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Workload {
             Workload::FanOut => "fanout",
             Workload::Idle => "idle",
             Workload::Udp => "udp-64B",
+            Workload::Latency => "latency",
         }
     }
 
@@ -54,12 +58,13 @@ impl Workload {
             Workload::Large => "MB/s",
             Workload::FanOut => "deliveries/s",
             Workload::Idle => "KiB/conn",
+            Workload::Latency => "us",
         }
     }
 
     pub(crate) fn transports(self) -> &'static [Transport] {
         match self {
-            Workload::Idle => &[Transport::Unix, Transport::Tcp],
+            Workload::Idle | Workload::Latency => &[Transport::Unix, Transport::Tcp],
             Workload::Udp => &[Transport::Udp],
             _ => &[Transport::Unix, Transport::Tcp, Transport::Tls],
         }

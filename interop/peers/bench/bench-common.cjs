@@ -17,9 +17,11 @@
 // Server arguments: transport=unix path=<socket> | transport=tcp|tls|udp4 host=127.0.0.1 port=<n>
 //   [config=<json merged into ipc.config>, e.g. {"tls": {"private": .., "public": ..}}]
 //   Stdout: `READY <json>`; exits when stdin closes.
-// Client arguments: the server's address as above, plus workload=rt|ow|fanout|udp
+// Client arguments: the server's address as above, plus workload=rt|ow|fanout|udp|latency
 //   n=<events> size=<payload bytes> [window=<in flight>] [clients=<n>] [localPort=<udp port>]
-//   Stdout: `RESULT {"ms", "count", "sent", "us"}` then exit; `ERROR <text>` and exit 1 on failure.
+//   [rate=<udp events per second offered, in 1 ms bursts>]
+//   Stdout: `RESULT {"ms", "count", "sent", "us"}` then exit (latency adds "lat": [p50, p99, p999]
+//   in microseconds); `ERROR <text>` and exit 1 on failure.
 
 const util = require('../util.cjs');
 
@@ -199,6 +201,31 @@ function client(ipc, version, argv) {
                 sent++;
             }
         });
+    } else if (workload === 'latency') {
+        // One event in flight: emit it, wait for the echo, time each.
+        const p = payload(size, 1);
+        const nanos = new Float64Array(n);
+        let done = 0;
+        let sentAt = 0n;
+        let start = null;
+        connect(ipc, 'bench', args, (c) => {
+            c.on('rt', () => {
+                nanos[done++] = Number(now() - sentAt);
+                if (done < n) {
+                    sentAt = now();
+                    c.emit('rt', p);
+                    return;
+                }
+                const sorted = Array.from(nanos).sort((a, b) => a - b);
+                const at = (q) => sorted[Math.min(n, Math.max(1, Math.ceil(q * n))) - 1] / 1000;
+                const ms = Number(now() - start) / 1e6;
+                process.stdout.write(`RESULT ${JSON.stringify({ms, count: n, sent: n, us: null, lat: [at(0.5), at(0.99), at(0.999)]})}\n`);
+                process.exit(0);
+            });
+            start = now();
+            sentAt = now();
+            c.emit('rt', p);
+        });
     } else if (workload === 'ow') {
         const p = payload(size, 1);
         let sent = 0;
@@ -274,15 +301,18 @@ function client(ipc, version, argv) {
                 process.exit(0);
             });
             const go = () => {
+                // Paced: what is due at `rate` events/s, then a 1 ms timer.
+                const rate = Number(args.rate || 100000);
                 let sent = 0;
                 start = now();
                 const burst = () => {
-                    const stop = Math.min(n, sent + 1000);
+                    const elapsedS = Number(now() - start) / 1e9;
+                    const stop = Math.min(n, Math.floor(elapsedS * rate) + 1);
                     for (; sent < stop; sent++) {
                         srv.emit(target, 'ow', p);
                     }
                     if (sent < n) {
-                        setImmediate(burst);
+                        setTimeout(burst, 1);
                         return;
                     }
                     sendMs = Number(now() - start) / 1e6;

@@ -11,8 +11,10 @@
 //!   writes it as it is (UDP: packs the frames into datagrams).
 //! - **One stream connection** ([`stream`]): [`serve_stream`] runs the reader
 //!   and the writer side by side until the peer closes, a side fails, or the
-//!   connection is killed ([`Killer`]), and says which ([`Ended`]).
+//!   connection is killed ([`Killer`]), and says which ([`Ended`]). Until a
+//!   connection has something to do it waits in a small future ([`idle`]).
 
+mod idle;
 mod kill;
 mod outbox;
 mod read;
@@ -22,5 +24,5 @@ mod write;
 pub(crate) use kill::Killer;
 pub(crate) use outbox::{DatagramQueue, Outbox};
 pub(crate) use read::{Peer, Reader};
-pub(crate) use stream::{serve_stream, Ended};
+pub(crate) use stream::{serve_stream, serve_woken, until_active, Ended, Woke};
 pub(crate) use write::write_datagrams;

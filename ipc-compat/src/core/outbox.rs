@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 
 use crate::error::Error;
 
@@ -135,15 +135,6 @@ impl Queue for DatagramQueue {
     }
 }
 
-/// How far the writer got: frames done (written or lost), of which lost, and
-/// whether the queue is closed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Progress {
-    done: u64,
-    lost: u64,
-    closed: bool,
-}
-
 #[derive(Debug, Default)]
 struct State<Q> {
     queue: Q,
@@ -151,6 +142,8 @@ struct State<Q> {
     pending_bytes: usize,
     in_flight: (u64, usize),
     pushed: u64,
+    /// Frames finished (written or lost), in queue order: what `flush` waits on.
+    done: u64,
     online: bool,
     closed: bool,
     dropped_offline: u64,
@@ -179,7 +172,9 @@ impl<Q> State<Q> {
 pub(crate) struct Outbox<Q = StreamQueue> {
     state: Mutex<State<Q>>,
     wake: Notify,
-    progress: watch::Sender<Progress>,
+    /// Woken when `done` moves (a `Notify`, not a watch channel: that
+    /// allocated 368 bytes per connection).
+    progressed: Notify,
     max_pending: Option<usize>,
     max_offline: usize,
 }
@@ -191,7 +186,7 @@ impl<Q: Queue> Outbox<Q> {
         Outbox {
             state: Mutex::new(State { online, ..State::default() }),
             wake: Notify::new(),
-            progress: watch::channel(Progress::default()).0,
+            progressed: Notify::new(),
             max_pending,
             max_offline,
         }
@@ -261,12 +256,9 @@ impl<Q: Queue> Outbox<Q> {
             let first = state.pushed - lost;
             state.record_loss(first, lost);
         }
+        state.done += lost;
         drop(state);
-        self.progress.send_modify(|p| {
-            p.closed = true;
-            p.done += lost;
-            p.lost += lost;
-        });
+        self.progressed.notify_waiters();
         self.wake.notify_one();
     }
 
@@ -281,12 +273,10 @@ impl<Q: Queue> Outbox<Q> {
         state.pending_bytes -= bytes;
         let first = state.pushed - state.queue.frames() as u64 - n;
         state.record_loss(first, n);
+        state.done += n;
         drop(state);
         if n > 0 {
-            self.progress.send_modify(|p| {
-                p.done += n;
-                p.lost += n;
-            });
+            self.progressed.notify_waiters();
         }
     }
 
@@ -302,9 +292,20 @@ impl<Q: Queue> Outbox<Q> {
             }
             state.pushed
         };
-        let mut rx = self.progress.subscribe();
-        let start = rx.borrow().done;
-        rx.wait_for(|p| p.done >= target).await.map_err(|_| Error::Closed)?;
+        let mut start = None;
+        loop {
+            let progressed = self.progressed.notified();
+            tokio::pin!(progressed);
+            // registered before the check: a wake-up between them is not lost
+            progressed.as_mut().enable();
+            let done = self.lock().done;
+            start.get_or_insert(done);
+            if done >= target {
+                break;
+            }
+            progressed.await;
+        }
+        let start = start.unwrap_or(0);
         let lost = self.lock().losses.iter().any(|&(first, last)| first < target && last > start);
         if lost {
             return Err(Error::Closed);
@@ -348,8 +349,9 @@ impl<Q: Queue> Outbox<Q> {
         let (n, bytes) = std::mem::take(&mut state.in_flight);
         state.pending_bytes -= bytes;
         let spare = state.queue.holds_spare_memory();
+        state.done += n;
         drop(state);
-        self.progress.send_modify(|p| p.done += n);
+        self.progressed.notify_waiters();
         spare
     }
 }

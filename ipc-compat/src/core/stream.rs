@@ -8,6 +8,8 @@ use ipc_codec::CodecError;
 use ipc_events::SyncGate;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::idle::Prefixed;
+pub(crate) use super::idle::{until_active, Woke};
 use super::write::write_stream;
 use super::{Killer, Outbox, Peer, Reader};
 use crate::error::Error;
@@ -52,6 +54,54 @@ impl Ended {
 /// connection ends are recorded as lost ([`Outbox::flush`] reports them).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve_stream<T, P>(
+    mut io: T,
+    codec: &WireCodec,
+    outbox: &Outbox,
+    killer: &Killer,
+    reader: &Reader<'_, P>,
+    peer: &P,
+    gate: Option<&SyncGate>,
+    linger: Option<Duration>,
+) -> Ended
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin,
+    P: Peer,
+{
+    let woke = until_active(&mut io, outbox, killer).await;
+    Box::pin(serve_woken(woke, io, codec, outbox, killer, reader, peer, gate, linger)).await
+}
+
+/// [`serve_stream`] after [`until_active`] woke: for a caller that waits for
+/// activity itself (alongside other things).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn serve_woken<T, P>(
+    woke: Woke,
+    io: T,
+    codec: &WireCodec,
+    outbox: &Outbox,
+    killer: &Killer,
+    reader: &Reader<'_, P>,
+    peer: &P,
+    gate: Option<&SyncGate>,
+    linger: Option<Duration>,
+) -> Ended
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin,
+    P: Peer,
+{
+    let first = match woke {
+        Woke::Active(first) => first,
+        Woke::ReadFailed(e) => return Ended::ReadFailed(CodecError::Io(e)),
+        Woke::Killed(reason) => return Ended::Killed(reason),
+    };
+    // The codec is cloned (its state is this connection's) only now, so that
+    // an idle connection does not hold it.
+    serve_active(Prefixed::new(first, io), codec.clone(), outbox, killer, reader, peer, gate, linger).await
+}
+
+/// [`serve_stream`] once the connection has something to do.
+#[allow(clippy::too_many_arguments)]
+async fn serve_active<T, P>(
     io: T,
     codec: WireCodec,
     outbox: &Outbox,
@@ -76,7 +126,12 @@ where
         }
         Ok::<(), CodecError>(())
     };
+    // Biased: the writer is polled right after the reader, in the same poll,
+    // so what the handlers of one read emitted goes out without another trip
+    // through the scheduler (unbiased, the writer was polled first half the
+    // time and woken again by the reader's emits).
     let ended = tokio::select! {
+        biased;
         read = reading => match read {
             Ok(()) => Ended::PeerClosed,
             Err(e) => Ended::ReadFailed(e),

@@ -315,7 +315,7 @@ impl Server {
                 Ctx { server: self.clone(), config: running.config.clone(), out: running.out.clone(), codec };
             (ctx, running.shutdown.subscribe())
         };
-        streams::run_connection(ctx, io, peer, None, stop).await;
+        streams::run_connection(Arc::new(ctx), io, peer, None, stop).await;
         Ok(())
     }
 

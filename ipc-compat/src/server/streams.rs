@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{until_stopped, Ctx};
-use crate::core::{serve_stream, Killer, Outbox, Reader};
+use crate::core::{serve_woken, until_active, Killer, Outbox, Reader, Woke};
 use crate::error::Error;
 use crate::log::log;
 use crate::socket::{Link, Socket};
@@ -21,6 +21,8 @@ const LINGER: Duration = Duration::from_secs(5);
 
 /// Accepts connections until the server stops, then waits for them to close.
 pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch::Receiver<bool>) {
+    // Shared: a connection's task holds a pointer, not a copy.
+    let ctx = Arc::new(ctx);
     let mut connections = JoinSet::new();
     let mut stopped = stop.clone();
     loop {
@@ -30,7 +32,7 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
                 Ok(stream) => {
                     let peer = stream.peer().clone();
                     let authorized = stream.is_authorized();
-                    connections.spawn(run_connection(ctx.clone(), stream, peer, authorized, stop.clone()));
+                    connections.spawn(run_connection(Arc::clone(&ctx), stream, peer, authorized, stop.clone()));
                 }
                 Err(e) => {
                     let fatal = !e.is_connection_error();
@@ -50,9 +52,13 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
 
 /// Serves one stream connection until it closes; raises `connect`, then
 /// `close` and `socket.disconnected` exactly once.
+///
+/// Until the connection has something to do, its task waits in a small
+/// future ([`until_active`]); the reader and writer are built on the heap
+/// then (an idle connection's cost is this future's size).
 pub(super) async fn run_connection<T>(
-    ctx: Ctx,
-    io: T,
+    ctx: Arc<Ctx>,
+    mut io: T,
     peer: PeerAddr,
     authorized: Option<bool>,
     mut stop: watch::Receiver<bool>,
@@ -66,9 +72,29 @@ pub(super) async fn run_connection<T>(
     let socket = Socket::new(server.next_serial(), peer, ctx.out.clone(), link, authorized);
     server.lock_sockets().push(socket.clone());
     log(&ctx.config, || format!("## socket connection to server detected ## {socket}"));
-    let events = &server.inner.events;
-    events.emit_lifecycle(Lifecycle::Connect(socket.clone())).await;
+    server.inner.events.emit_lifecycle(Lifecycle::Connect(socket.clone())).await;
+    let woke = tokio::select! {
+        woke = until_active(&mut io, &outbox, &killer) => Some(woke),
+        () = until_stopped(&mut stop) => None,
+    };
+    Box::pin(serve_and_close(&ctx, io, woke, &outbox, &killer, socket, stop)).await;
+}
 
+/// The rest of [`run_connection`] once the connection woke (`None`: the
+/// server stopped first).
+async fn serve_and_close<T>(
+    ctx: &Ctx,
+    io: T,
+    woke: Option<Woke>,
+    outbox: &Outbox,
+    killer: &Killer,
+    socket: Socket,
+    mut stop: watch::Receiver<bool>,
+) where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let server = &ctx.server;
+    let events = &server.inner.events;
     let reader = Reader {
         events,
         config: &ctx.config,
@@ -76,10 +102,16 @@ pub(super) async fn run_connection<T>(
         identify: ctx.config.identify_peer,
         bad_frame_log: None,
     };
-    let served = serve_stream(io, ctx.codec.clone(), &outbox, &killer, &reader, &socket, None, Some(LINGER));
-    let error = tokio::select! {
-        ended = served => ended.into_error(),
-        () = until_stopped(&mut stop) => None,
+    let error = match woke {
+        Some(woke) => {
+            let served =
+                serve_woken(woke, io, &ctx.codec, outbox, killer, &reader, &socket, None, Some(LINGER));
+            tokio::select! {
+                ended = served => ended.into_error(),
+                () = until_stopped(&mut stop) => None,
+            }
+        }
+        None => None,
     };
     outbox.abandon_in_flight();
     outbox.close(true);

@@ -1,32 +1,12 @@
-//! What both framed types share: the incomplete-frame timer and the rule
-//! for growing the read buffer.
+//! The incomplete-frame timer both framed types share.
 
 use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
 use ipc_codec::PartialFrameDeadline;
 use tokio::time::Sleep;
-
-/// What a read buffer grows to take in once a read has filled it: a busy
-/// stream then reads 64 KiB per call instead of 8 KiB, while quiet
-/// connections keep the small initial buffer (idle memory stays low).
-pub(super) const READ_BURST: usize = 64 * 1024;
-
-/// The most undecoded bytes a full read buffer may still hold when it grows
-/// (growing copies them): a 64 KiB burst then copies at most 4 KiB again.
-const GROW_WHEN_LEFT: usize = 4 * 1024;
-
-/// No spare room means the last read filled the buffer (splitting frames off
-/// the front shrinks length and capacity alike): more is waiting. Grow only
-/// once few bytes are left to decode, since growing copies them.
-pub(super) fn grow_when_full(buffer: &mut BytesMut) {
-    if buffer.len() == buffer.capacity() && buffer.len() <= GROW_WHEN_LEFT {
-        buffer.reserve(READ_BURST);
-    }
-}
 
 /// The incomplete-frame timer of one reader.
 #[derive(Default)]

@@ -2,8 +2,9 @@
 //! `Framed` of events, with the codec's incomplete-frame deadline enforced.
 //!
 //! The read half alone is [`framed_read()`] (module `read`); the deadline and
-//! the read-buffer growth rule both share live in `deadline`; tests in `tests`.
+//! the buffer rules both share live in `deadline` and `buffers`; tests in `tests`.
 
+mod buffers;
 mod deadline;
 mod read;
 #[cfg(test)]
@@ -20,7 +21,8 @@ use ipc_codec::PartialFrameDeadline;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder, Framed, FramedParts};
 
-use deadline::{grow_when_full, ReadDeadline};
+use buffers::{before_write, ReadBuffer};
+use deadline::ReadDeadline;
 pub use read::{framed_read, IpcFramedRead};
 
 /// Wraps a connection in a `Framed` with `codec`, enforcing the codec's
@@ -46,7 +48,10 @@ where
 {
     let mut inner = Framed::new(io, codec);
     inner.set_backpressure_boundary(WRITE_BATCH);
-    IpcFramed { inner, deadline: ReadDeadline::default() }
+    // No buffers until there is something to read or write (module `buffers`).
+    *inner.read_buffer_mut() = BytesMut::new();
+    *inner.write_buffer_mut() = BytesMut::new();
+    IpcFramed { inner, deadline: ReadDeadline::default(), read_buffer: ReadBuffer::default() }
 }
 
 /// Bytes queued before `poll_ready` writes them out: a sender feeding events
@@ -126,6 +131,7 @@ const WRITE_BATCH: usize = 64 * 1024;
 pub struct IpcFramed<T, C> {
     inner: Framed<T, C>,
     deadline: ReadDeadline,
+    read_buffer: ReadBuffer,
 }
 
 impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramed<T, C> {
@@ -205,7 +211,7 @@ impl<T, C> IpcFramed<T, C> {
     {
         let mut inner = self.inner.map_codec(map);
         inner.set_backpressure_boundary(WRITE_BATCH);
-        IpcFramed { inner, deadline: self.deadline.for_new_codec() }
+        IpcFramed { inner, deadline: self.deadline.for_new_codec(), read_buffer: self.read_buffer }
     }
 
     /// The plain `Framed` (no deadline from here on).
@@ -248,8 +254,9 @@ where
         if this.deadline.timed_out {
             return Poll::Ready(None);
         }
-        grow_when_full(this.inner.read_buffer_mut());
+        this.read_buffer.before_read(this.inner.read_buffer_mut());
         let polled = Pin::new(&mut this.inner).poll_next(cx);
+        this.read_buffer.after_poll(&polled, this.inner.read_buffer_mut());
         this.deadline.after_poll(polled, this.inner.codec(), cx)
     }
 }
@@ -267,7 +274,9 @@ where
     }
 
     fn start_send(self: Pin<&mut Self>, item: I) -> Result<(), Self::Error> {
-        Pin::new(&mut self.get_mut().inner).start_send(item)
+        let this = self.get_mut();
+        before_write(this.inner.write_buffer_mut());
+        Pin::new(&mut this.inner).start_send(item)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

@@ -10,7 +10,8 @@ use ipc_codec::PartialFrameDeadline;
 use tokio::io::AsyncRead;
 use tokio_util::codec::{Decoder, FramedParts, FramedRead};
 
-use super::deadline::{grow_when_full, ReadDeadline};
+use super::buffers::ReadBuffer;
+use super::deadline::ReadDeadline;
 
 /// The read half of [`framed()`](crate::framed()): decodes `io` with `codec`, enforcing the
 /// codec's incomplete-frame deadline, for connections whose writes go another
@@ -35,7 +36,10 @@ pub fn framed_read<T, C>(io: T, codec: C) -> IpcFramedRead<T, C>
 where
     T: AsyncRead,
 {
-    IpcFramedRead { inner: FramedRead::new(io, codec), deadline: ReadDeadline::default() }
+    let mut inner = FramedRead::new(io, codec);
+    // No buffer until there is something to read (module `buffers`).
+    *inner.read_buffer_mut() = BytesMut::new();
+    IpcFramedRead { inner, deadline: ReadDeadline::default(), read_buffer: ReadBuffer::default() }
 }
 
 /// The read half of [`IpcFramed`](crate::IpcFramed), made by [`framed_read`]: a `Stream` of
@@ -45,6 +49,7 @@ where
 pub struct IpcFramedRead<T, C> {
     inner: FramedRead<T, C>,
     deadline: ReadDeadline,
+    read_buffer: ReadBuffer,
 }
 
 impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramedRead<T, C> {
@@ -112,7 +117,11 @@ impl<T, C> IpcFramedRead<T, C> {
     where
         F: FnOnce(C) -> D,
     {
-        IpcFramedRead { inner: self.inner.map_decoder(map), deadline: self.deadline.for_new_codec() }
+        IpcFramedRead {
+            inner: self.inner.map_decoder(map),
+            deadline: self.deadline.for_new_codec(),
+            read_buffer: self.read_buffer,
+        }
     }
 
     /// The connection, the codec and the bytes read but not decoded, as
@@ -141,8 +150,9 @@ where
         if this.deadline.timed_out {
             return Poll::Ready(None);
         }
-        grow_when_full(this.inner.read_buffer_mut());
+        this.read_buffer.before_read(this.inner.read_buffer_mut());
         let polled = Pin::new(&mut this.inner).poll_next(cx);
+        this.read_buffer.after_poll(&polled, this.inner.read_buffer_mut());
         this.deadline.after_poll(polled, this.inner.decoder(), cx)
     }
 }

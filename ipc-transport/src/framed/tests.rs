@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use ipc_codec::{JsonCodec, Profile, Rules};
 use tokio::io::AsyncWriteExt;
 use tokio_util::codec::FramedRead;
 
-use super::deadline::READ_BURST;
+use super::buffers::READ_BURST;
 use super::*;
 
 #[tokio::test(start_paused = true)]
@@ -310,4 +310,30 @@ fn assert_about_5s(elapsed: Duration) {
 fn assert_timed_out<I: fmt::Debug>(item: Option<Result<I, ipc_codec::CodecError>>) {
     let err = item.unwrap().unwrap_err();
     assert!(matches!(err, ipc_codec::CodecError::Io(ref e) if e.kind() == io::ErrorKind::TimedOut), "{err}");
+}
+
+/// An idle connection holds no buffers; one that has received keeps its read buffer.
+#[tokio::test]
+async fn idle_connections_hold_no_buffers() {
+    use futures::SinkExt;
+    use ipc_codec::Event;
+
+    let (mut a, b) = tokio::io::duplex(1024);
+    let mut b = framed(b, JsonCodec::default());
+    assert_eq!((b.read_buffer().capacity(), b.write_buffer().capacity()), (0, 0));
+    // A read that finds nothing gives the buffer it took back.
+    assert!(b.next().now_or_never().is_none());
+    assert_eq!(b.read_buffer().capacity(), 0);
+    a.write_all(b"{\"type\":\"a\",\"data\":1}\x0c").await.unwrap();
+    assert_eq!(b.next().await.unwrap().unwrap().event_type(), "a");
+    assert!(b.next().now_or_never().is_none());
+    assert!(b.read_buffer().capacity() > 0, "a receiving connection keeps its buffer");
+    b.send(Event::new("b", serde_json::json!(2))).await.unwrap();
+    assert!(b.write_buffer().capacity() > 0);
+
+    let (_a, r) = tokio::io::duplex(1024);
+    let mut r = framed_read(r, JsonCodec::default());
+    assert_eq!(r.read_buffer().capacity(), 0);
+    assert!(r.next().now_or_never().is_none());
+    assert_eq!(r.read_buffer().capacity(), 0);
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio_rustls::rustls::{
     self,
-    crypto::{ring as ring_provider, CryptoProvider},
-    pki_types::{CertificateDer, PrivateKeyDer},
+    crypto::{aws_lc_rs, CryptoProvider},
+    pki_types::{pem::PemObject, CertificateDer, PrivateKeyDer},
     server::danger::ClientCertVerifier,
     server::WebPkiClientVerifier,
     RootCertStore,
@@ -61,7 +61,7 @@ impl Pem {
 
     fn certs(&self) -> Result<Vec<CertificateDer<'static>>, Error> {
         let pem = self.load()?;
-        let certs = rustls_pemfile::certs(&mut &pem[..])
+        let certs = CertificateDer::pem_slice_iter(&pem)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.config_error(format!("malformed PEM: {e}")))?;
         if certs.is_empty() {
@@ -72,9 +72,11 @@ impl Pem {
 
     fn key(&self) -> Result<PrivateKeyDer<'static>, Error> {
         let pem = self.load()?;
-        match rustls_pemfile::private_key(&mut &pem[..]) {
-            Ok(Some(key)) => Ok(key),
-            Ok(None) => Err(self.config_error("no PRIVATE KEY block in the PEM data")),
+        match PrivateKeyDer::from_pem_slice(&pem) {
+            Ok(key) => Ok(key),
+            Err(rustls::pki_types::pem::Error::NoItemsFound) => {
+                Err(self.config_error("no PRIVATE KEY block in the PEM data"))
+            }
             Err(e) => Err(self.config_error(format!("malformed PEM: {e}"))),
         }
     }
@@ -90,8 +92,13 @@ fn roots(cas: &[Pem]) -> Result<RootCertStore, Error> {
     Ok(roots)
 }
 
+/// The cryptography of every TLS configuration, as rustls asks a library to
+/// choose it: the process-wide default when the application installed one
+/// (`CryptoProvider::install_default`), otherwise rustls' aws-lc-rs provider,
+/// whose first key exchange is the post-quantum hybrid X25519MLKEM768
+/// (SECURITY.md says why this provider and which key exchanges).
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(ring_provider::default_provider())
+    CryptoProvider::get_default().cloned().unwrap_or_else(|| Arc::new(aws_lc_rs::default_provider()))
 }
 
 fn rustls_error(e: rustls::Error, what: &str) -> Error {

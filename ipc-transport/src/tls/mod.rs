@@ -1,4 +1,4 @@
-//! TLS over TCP through tokio-rustls (ring provider), configured with
+//! TLS over TCP through tokio-rustls (aws-lc-rs provider), configured with
 //! node-ipc's `tls` names: `private` (key file), `public` (certificate file),
 //! `trustedConnections` (CA files), `requestCert`, `rejectUnauthorized`.
 //!
@@ -17,6 +17,13 @@
 //! | the peer refused our certificate | us | [`Error::TlsAlert`] |
 //! | plaintext client on a TLS server | server | [`Error::NotTls`] |
 //! | no handshake within the timeout | either | [`Error::HandshakeTimeout`] |
+//!
+//! Cryptography: rustls' aws-lc-rs provider, whose first key exchange is the
+//! post-quantum hybrid X25519MLKEM768 (X25519 and the NIST curves follow, for
+//! peers without it), unless the application installed a process-wide provider
+//! with `rustls::crypto::CryptoProvider::install_default` before binding or
+//! connecting: then that one. [`TlsStream::key_exchange_group`] tells what a
+//! handshake agreed on. The repository's `SECURITY.md` says why.
 //!
 //! With TLS 1.3 a client finishes its side of the handshake before the server
 //! has checked the client certificate, so a client the server turns away sees

@@ -119,6 +119,23 @@ impl TlsStream {
         state.peer_certificates().map(|c| c.iter().map(|c| c.to_vec()).collect()).unwrap_or_default()
     }
 
+    /// The key exchange the handshake agreed on, by its TLS name:
+    /// `"X25519MLKEM768"` (post-quantum hybrid) between two peers of ours,
+    /// `"X25519"` with node's TLS (node-ipc), for example. Node calls this
+    /// `getEphemeralKeyInfo()`.
+    ///
+    /// `None` only for a TLS 1.2 session resumed from an earlier one.
+    pub fn key_exchange_group(&self) -> Option<String> {
+        let (_, state) = self.inner.get_ref();
+        state.negotiated_key_exchange_group().map(|group| format!("{:?}", group.name()))
+    }
+
+    /// The TLS version agreed on: `"TLSv1_3"` or `"TLSv1_2"`.
+    pub fn protocol_version(&self) -> Option<String> {
+        let (_, state) = self.inner.get_ref();
+        state.protocol_version().map(|version| format!("{version:?}"))
+    }
+
     /// The TCP connection underneath.
     pub fn get_ref(&self) -> &TcpStream {
         self.inner.get_ref().0
