@@ -461,5 +461,5 @@ fn readme_serve_and_emit() {
     let port: u16 =
         line[printed.len()..].trim_end_matches("\"}").parse().unwrap_or_else(|_| panic!("{line}"));
     assert_ne!(port, 0);
-    assert_eq!(server.terminate(), 0, "{}", server.context());
+    server.interrupt();
 }
