@@ -95,7 +95,8 @@ impl Default for LocalListenerOptions {
 }
 
 impl LocalListenerOptions {
-    /// Whether to remove a stale socket file before binding (node-ipc `unlink`).
+    /// Whether to remove a stale socket file before binding (node-ipc
+    /// `unlink`). Unix only: a Windows pipe leaves nothing to remove.
     pub fn unlink(mut self, unlink: bool) -> Self {
         self.unlink = unlink;
         self
