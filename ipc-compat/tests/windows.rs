@@ -22,7 +22,7 @@ use interop::{within, NodeIpc, PeerBuilder, PeerRuntime};
 use ipc_compat::{Config, Encoding, Error, Ipc, Lifecycle, Profile};
 use ipc_transport::local::windows_pipe_name;
 use serde_json::{json, Value};
-use support::{wait_lifecycle, Peer};
+use support::{seq_across_a_restart, wait_lifecycle, Peer};
 
 /// A socket root and appspace of our own, with a `/` inside the root: node-ipc
 /// turns each `/` into `-`.
@@ -286,23 +286,12 @@ async fn restarted_server(flavor: NodeIpc) {
     let mut life = None;
     let client = hello.connect_to_with(&id, None, |c| life = Some(c.lifecycle(256))).unwrap();
     let mut life = life.unwrap();
-    wait_lifecycle(&mut life, "connect").await;
-    client.emit("seq", 0).unwrap();
-    assert_eq!(first.event().await, json!({"type": "seq", "data": 0}));
-
-    first.send("QUIT");
-    wait_lifecycle(&mut life, "disconnect").await;
-    for i in 1..=10 {
-        client.emit("seq", i).unwrap();
-    }
-    let (restarted, again) = node_world(&rt, Naming::Default, &id, json!({})).await;
-    assert_eq!(again, name, "the same pipe name");
-    let (_, before) = wait_lifecycle(&mut life, "connect").await;
-    assert!(before.iter().all(|n| *n == "error" || *n == "disconnect"), "{before:?}");
-    for i in 1..=10 {
-        assert_eq!(restarted.event().await, json!({"type": "seq", "data": i}));
-    }
-    within("flush", client.flush()).await.unwrap();
+    let restart = async {
+        let (restarted, again) = node_world(&rt, Naming::Default, &id, json!({})).await;
+        assert_eq!(again, name, "the same pipe name");
+        restarted
+    };
+    seq_across_a_restart(&client, &mut life, &first, restart).await;
     hello.disconnect(&id);
 }
 

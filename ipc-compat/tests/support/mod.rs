@@ -182,6 +182,39 @@ impl Peer {
     }
 }
 
+/// A node-ipc server restarted under `client` (whose lifecycle is `life`):
+/// `seq` 0 reaches `first`, which then quits; 1 to 10 are emitted while no
+/// server is up; `restart` brings one back, and once the client has
+/// reconnected (after nothing but errors and disconnects) it gets 1 to 10, in
+/// order. Returns the restarted server and how long the reconnect took once
+/// it was up.
+pub async fn seq_across_a_restart(
+    client: &ipc_compat::Client,
+    life: &mut Subscription<Lifecycle<ipc_compat::Client>>,
+    first: &Peer,
+    restart: impl std::future::Future<Output = Peer>,
+) -> (Peer, Duration) {
+    wait_lifecycle(life, "connect").await;
+    client.emit("seq", 0).unwrap();
+    assert_eq!(first.event().await, serde_json::json!({"type": "seq", "data": 0}));
+
+    first.send("QUIT");
+    wait_lifecycle(life, "disconnect").await;
+    for i in 1..=10 {
+        client.emit("seq", i).unwrap();
+    }
+    let restarted = restart.await;
+    let up = std::time::Instant::now();
+    let (_, before) = wait_lifecycle(life, "connect").await;
+    let took = up.elapsed();
+    assert!(before.iter().all(|n| *n == "error" || *n == "disconnect"), "{before:?}");
+    for i in 1..=10 {
+        assert_eq!(restarted.event().await, serde_json::json!({"type": "seq", "data": i}));
+    }
+    within("flush", client.flush()).await.unwrap();
+    (restarted, took)
+}
+
 /// Environment variable that tells a child test which role to play.
 pub const CHILD_ENV: &str = "IPC_FAULT_CHILD";
 
