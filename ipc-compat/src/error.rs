@@ -99,7 +99,7 @@ impl Error {
         }
     }
 
-    fn kind(&self) -> io::ErrorKind {
+    pub(crate) fn kind(&self) -> io::ErrorKind {
         use io::ErrorKind as K;
         match self {
             Error::MissingId | Error::Config(_) | Error::WrongMode { .. } | Error::WrongTransport(_) => {
@@ -114,6 +114,8 @@ impl Error {
             Error::Transport(
                 ipc_transport::Error::Connect { source, .. } | ipc_transport::Error::Bind { source, .. },
             ) => source.kind(),
+            // node's EADDRINUSE
+            Error::Transport(ipc_transport::Error::AddrInUse { .. }) => K::AddrInUse,
             Error::Transport(_) | Error::Codec(_) | Error::Io(_) => K::Other,
         }
     }

@@ -13,8 +13,9 @@ use ipc_compat::{
     ClientState, Config, Encoding, Error, Event, Ipc, Lifecycle, Server, Socket, StopRetrying, TlsConfig,
     UdpType,
 };
+use ipc_transport::local::{LocalListener, LocalStream};
 use serde_json::json;
-use support::{v14, v9, wait_lifecycle, watched};
+use support::{local_name, v14, v9, wait_lifecycle, watched};
 use tokio::io::AsyncWriteExt;
 
 /// A socket's serial number and the id `socket.disconnected` reported.
@@ -46,7 +47,7 @@ async fn world_and_hello_over_every_stream_transport() {
     config.id = "world".into();
     let w = Ipc::new(config.clone());
     let server = world(w.serve(None).unwrap()).await;
-    assert_eq!(server.path().unwrap(), dir.path().join("app.world"));
+    assert_eq!(server.path().unwrap(), local_name(&config.socket_path_for("world")));
     let h = Ipc::new(config.clone());
     hello_round_trip(&h.connect_to("world", None).unwrap()).await;
     server.stop().await;
@@ -397,7 +398,7 @@ async fn malformed_input_follows_the_preset_and_spares_other_connections() {
         let h = Ipc::new(config.clone());
         let good = h.connect_to("bad", Some(&path)).unwrap();
         within("good connects", good.connected()).await.unwrap();
-        let mut raw = tokio::net::UnixStream::connect(&path).await.unwrap();
+        let mut raw = LocalStream::connect(&path).await.unwrap();
         raw.write_all(b"{not json\x0c{\"type\":\"ok\",\"data\":\"after\"}\x0c").await.unwrap();
         let (error, _) = wait_lifecycle(&mut life, "error").await;
         let Lifecycle::Error { peer, .. } = error else { unreachable!() };
@@ -549,7 +550,7 @@ async fn guarded_profile_rejects_reserved_events_both_ways() {
     let h = Ipc::new(config);
     let c = h.connect_to("g", Some(&path)).unwrap();
     assert!(matches!(c.emit("connect", 1), Err(Error::Codec(_))));
-    let mut raw = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let mut raw = LocalStream::connect(&path).await.unwrap();
     raw.write_all(b"{\"type\":\"connect\",\"data\":1}\x0c").await.unwrap();
     wait_lifecycle(&mut life, "error").await;
     wait_lifecycle(&mut life, "socket.disconnected").await;
@@ -576,7 +577,7 @@ async fn max_pending_bytes_closes_only_the_stalled_connection() {
     let mut life = server.lifecycle(64);
     within("start", server.start()).await.unwrap();
     // a peer that never reads
-    let _stalled = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let _stalled = LocalStream::connect(&path).await.unwrap();
     let (event, _) = wait_lifecycle(&mut life, "connect").await;
     let Lifecycle::Connect(socket) = event else { unreachable!() };
     let chunk = "x".repeat(16 * 1024);
@@ -630,7 +631,7 @@ async fn guarded_message_timeout_closes_a_connection_with_an_unfinished_frame() 
     let server = w.serve(Some(&path)).unwrap();
     let mut life = server.lifecycle(16);
     within("start", server.start()).await.unwrap();
-    let mut raw = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let mut raw = LocalStream::connect(&path).await.unwrap();
     raw.write_all(b"{\"type\":\"half").await.unwrap();
     let started = std::time::Instant::now();
     let (error, _) = wait_lifecycle(&mut life, "error").await;
@@ -644,9 +645,9 @@ async fn guarded_message_timeout_closes_a_connection_with_an_unfinished_frame() 
 async fn fourteen_x_client_does_not_reconnect_after_a_protocol_violation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("liar.sock");
-    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let listener = LocalListener::bind(&path).await.unwrap();
     let liar = tokio::spawn(async move {
-        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut conn = listener.accept().await.unwrap();
         conn.write_all(b"garbage\x0c").await.unwrap();
         // keep accepting: a reconnect would be seen here
         let again = tokio::time::timeout(Duration::from_millis(500), listener.accept()).await;

@@ -1,7 +1,8 @@
-//! Fault injection on a server's input, over real Unix sockets: garbage from
-//! one peer while others stream events, a slow peer that never finishes a
-//! frame, a peer killed in the middle of a frame. In every case the server
-//! goes on serving its other peers, and their events arrive complete and in order.
+//! Fault injection on a server's input, over real local sockets (named pipes
+//! on Windows): garbage from one peer while others stream events, a slow peer
+//! that never finishes a frame, a peer killed in the middle of a frame. In
+//! every case the server goes on serving its other peers, and their events
+//! arrive complete and in order.
 //!
 //! (Oversized frames and peers that stop reading are in `fault_resources.rs`,
 //! which measures memory; killed servers and socket files in `fault_restart.rs`.)
@@ -12,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use interop::within;
 use ipc_compat::{Client, Config, Ipc, Profile, Server};
+use ipc_transport::local::LocalStream;
 use serde_json::json;
 use support::{child_arg, tell_parent, v14, v9, ChildProcess, Log};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
 
 /// Good clients per test, and events each sends.
 const GOOD: usize = 4;
@@ -144,9 +145,9 @@ fn bad_bytes() -> Vec<u8> {
 async fn garbage_then_valid(config: Config, closes: bool) {
     let (server, seen) = watched_server(config.clone()).await;
     let (_ipc, clients) = good_clients(&config, &server, &seen).await;
-    let bad = within("the bad peer connects", UnixStream::connect(server.path().unwrap())).await.unwrap();
+    let bad = within("the bad peer connects", LocalStream::connect(server.path().unwrap())).await.unwrap();
     let bad_serial = seen.connects.until_len("the bad peer's socket", GOOD + 1).await[GOOD];
-    let (mut bad_read, mut bad_write) = bad.into_split();
+    let (mut bad_read, mut bad_write) = tokio::io::split(bad);
 
     let senders = stream_good_events(&clients);
     let writer = tokio::spawn(async move {
@@ -218,7 +219,7 @@ async fn slow_peer_that_never_finishes_a_frame_is_closed_after_message_timeout()
     let (_ipc, clients) = good_clients(&config, &server, &seen).await;
 
     let mut slow =
-        within("the slow peer connects", UnixStream::connect(server.path().unwrap())).await.unwrap();
+        within("the slow peer connects", LocalStream::connect(server.path().unwrap())).await.unwrap();
     let slow_serial = seen.connects.until_len("the slow peer's socket", GOOD + 1).await[GOOD];
     // one whole frame, then a frame it trickles a byte at a time and never ends
     let started = Instant::now(); // the deadline starts later, when the server reads the partial frame
@@ -266,16 +267,17 @@ async fn slow_peer_that_never_finishes_a_frame_is_closed_after_message_timeout()
 #[test]
 #[ignore = "helper: runs as a child process of peer_killed_mid_frame"]
 fn child_peer_writes_half_a_frame() {
-    use std::io::Write;
     let Some(path) = child_arg() else { return };
-    let mut stream = std::os::unix::net::UnixStream::connect(path).unwrap();
-    stream
-        .write_all(b"{\"type\":\"after\",\"data\":{\"n\":0}}\x0c{\"type\":\"after\",\"data\":{\"n\":")
-        .unwrap();
-    tell_parent("wrote");
-    loop {
-        std::thread::park();
-    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut stream = LocalStream::connect(path).await.unwrap();
+        stream
+            .write_all(b"{\"type\":\"after\",\"data\":{\"n\":0}}\x0c{\"type\":\"after\",\"data\":{\"n\":")
+            .await
+            .unwrap();
+        tell_parent("wrote");
+        std::future::pending::<()>().await;
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

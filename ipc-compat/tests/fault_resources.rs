@@ -1,4 +1,4 @@
-//! Faults that try to exhaust a server, over real Unix sockets, with the
+//! Faults that try to exhaust a server, over real local sockets, with the
 //! process's memory and file descriptors measured: an oversized frame (14.x:
 //! typed error, connection closed; 9.x: discarded as it streams, then the next
 //! frame), a peer that stops reading while the server keeps sending
@@ -14,10 +14,10 @@ use std::sync::Arc;
 use interop::within;
 use ipc_codec::CodecError;
 use ipc_compat::{Config, Error, Ipc, Profile, Server};
+use ipc_transport::local::LocalStream;
 use serde_json::json;
 use support::{open_fds, peak_rss_kib, reset_peak_rss, rss_kib, v14, v9, Log};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
 
 /// One test at a time: they measure the whole process.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -75,7 +75,7 @@ const MIB: usize = 1024 * 1024;
 /// Writes an endless frame (`{"type":"after","data":"aaaa...`) in 64 KiB
 /// writes until `total` bytes are written or the server closes the
 /// connection; returns how many bytes were written.
-async fn flood_one_frame(peer: &mut UnixStream, total: usize) -> usize {
+async fn flood_one_frame(peer: &mut LocalStream, total: usize) -> usize {
     let head = b"{\"type\":\"after\",\"data\":\"";
     peer.write_all(head).await.unwrap();
     let chunk = vec![b'a'; 64 * 1024];
@@ -90,6 +90,7 @@ async fn flood_one_frame(peer: &mut UnixStream, total: usize) -> usize {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(windows, ignore = "Windows: measures peak RSS and open descriptors through Linux's /proc")]
 async fn oversized_frame_14x_is_a_typed_error_that_closes_only_that_connection() {
     let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
@@ -101,7 +102,7 @@ async fn oversized_frame_14x_is_a_typed_error_that_closes_only_that_connection()
     round_trip(&ipc, &server, "bystander", 0).await;
 
     let peak_before = reset_peak_rss();
-    let mut peer = within("connect", UnixStream::connect(server.path().unwrap())).await.unwrap();
+    let mut peer = within("connect", LocalStream::connect(server.path().unwrap())).await.unwrap();
     let serial = seen.connects.until_len("the flooder's socket", 2).await[1];
     let sent = within("the flood ends", flood_one_frame(&mut peer, 256 * MIB)).await;
     seen.gone.until("the flooder's socket closes", |g| g.contains(&serial)).await;
@@ -122,6 +123,7 @@ async fn oversized_frame_14x_is_a_typed_error_that_closes_only_that_connection()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(windows, ignore = "Windows: measures peak RSS and open descriptors through Linux's /proc")]
 async fn oversized_frame_9x_is_discarded_as_it_streams_then_the_next_frame_arrives() {
     let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
@@ -133,7 +135,7 @@ async fn oversized_frame_9x_is_discarded_as_it_streams_then_the_next_frame_arriv
     round_trip(&ipc, &server, "bystander", 0).await;
 
     let peak_before = reset_peak_rss();
-    let mut peer = within("connect", UnixStream::connect(server.path().unwrap())).await.unwrap();
+    let mut peer = within("connect", LocalStream::connect(server.path().unwrap())).await.unwrap();
     let serial = seen.connects.until_len("the flooder's socket", 2).await[1];
     let sent = within("a 64 MiB frame", flood_one_frame(&mut peer, 64 * MIB)).await;
     assert!(sent >= 64 * MIB, "9.x keeps the connection open: the whole frame is written");
@@ -158,6 +160,7 @@ async fn oversized_frame_9x_is_discarded_as_it_streams_then_the_next_frame_arriv
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(windows, ignore = "Windows: measures peak RSS and open descriptors through Linux's /proc")]
 async fn peer_that_stops_reading_hits_max_pending_bytes_and_only_it_is_closed() {
     let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
@@ -193,7 +196,7 @@ async fn peer_that_stops_reading_hits_max_pending_bytes_and_only_it_is_closed() 
     round_trip(&ipc, &server, "bystander", 0).await;
 
     let peak_before = reset_peak_rss();
-    let mut peer = within("connect", UnixStream::connect(server.path().unwrap())).await.unwrap();
+    let mut peer = within("connect", LocalStream::connect(server.path().unwrap())).await.unwrap();
     let serial = seen.connects.until_len("the stalled peer's socket", 2).await[1];
     within("ask for the flood", peer.write_all(b"{\"type\":\"flood\",\"data\":{}}\x0c")).await.unwrap();
     // the peer never reads from here on
@@ -216,6 +219,7 @@ async fn peer_that_stops_reading_hits_max_pending_bytes_and_only_it_is_closed() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(windows, ignore = "Windows: measures peak RSS and open descriptors through Linux's /proc")]
 async fn thousand_connect_disconnect_cycles_leak_no_fds_and_no_memory() {
     let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
@@ -232,7 +236,7 @@ async fn thousand_connect_disconnect_cycles_leak_no_fds_and_no_memory() {
         async move {
             let before = seen.gone.snapshot().len();
             if n % 4 == 3 {
-                let mut raw = within("raw connect", UnixStream::connect(&path)).await.unwrap();
+                let mut raw = within("raw connect", LocalStream::connect(&path)).await.unwrap();
                 within("half a frame", raw.write_all(b"{\"type\":\"ping\",\"da")).await.unwrap();
                 drop(raw);
             } else {

@@ -7,52 +7,13 @@
 mod support;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
-use interop::{pki, within, NodeIpc, PeerBuilder, PeerProcess, PeerRuntime, Pki};
+use interop::{pki, within, NodeIpc, PeerBuilder, PeerRuntime, Pki};
 use ipc_compat::{Config, Encoding, Ipc, Lifecycle, Server, UdpType};
 use serde_json::{json, Value};
-use support::wait_lifecycle;
-
-/// How long a peer may take for one line.
-const LINE: Duration = Duration::from_secs(15);
-
-/// A node peer, driven from async code (its API is blocking).
-struct Peer(Arc<Mutex<PeerProcess>>);
-
-impl Peer {
-    async fn spawn(builder: PeerBuilder) -> Peer {
-        let (process, _ready) = tokio::task::spawn_blocking(move || builder.spawn_ready(LINE))
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{e}"));
-        Peer(Arc::new(Mutex::new(process)))
-    }
-
-    /// The rest of the next line starting with `prefix`.
-    async fn line(&self, prefix: &'static str) -> String {
-        let process = self.0.clone();
-        tokio::task::spawn_blocking(move || process.lock().unwrap().wait_for_line(prefix, LINE))
-            .await
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// The next `EVENT` line, parsed.
-    async fn event(&self) -> Value {
-        serde_json::from_str(&self.line("EVENT").await).unwrap()
-    }
-
-    fn send(&self, line: &str) {
-        self.0.lock().unwrap().send_line(line).unwrap_or_else(|e| panic!("{e}"));
-    }
-
-    fn kill(&self) {
-        self.0.lock().unwrap().kill();
-    }
-}
+use support::{seq_across_a_restart, wait_lifecycle, Peer};
 
 fn config(flavor: NodeIpc, dir: &Path) -> Config {
     let mut c = match flavor {
@@ -397,24 +358,8 @@ async fn restart_and_destroy(flavor: NodeIpc) {
     let mut life = None;
     let client = hello.connect_to_with("world", Some(&path), |c| life = Some(c.lifecycle(256))).unwrap();
     let mut life = life.unwrap();
-    wait_lifecycle(&mut life, "connect").await;
-    client.emit("seq", 0).unwrap();
-    assert_eq!(server.event().await, json!({"type": "seq", "data": 0}));
-
-    server.send("QUIT");
-    wait_lifecycle(&mut life, "disconnect").await;
-    for i in 1..=10 {
-        client.emit("seq", i).unwrap();
-    }
-    let restarted = Peer::spawn(world()).await;
-    let up = Instant::now();
-    let (_, before) = wait_lifecycle(&mut life, "connect").await;
-    assert!(up.elapsed() <= retry + Duration::from_millis(300), "reconnected after {:?}", up.elapsed());
-    assert!(before.iter().all(|n| *n == "error" || *n == "disconnect"), "{before:?}");
-    for i in 1..=10 {
-        assert_eq!(restarted.event().await, json!({"type": "seq", "data": i}));
-    }
-    within("flush", client.flush()).await.unwrap();
+    let (restarted, took) = seq_across_a_restart(&client, &mut life, &server, Peer::spawn(world())).await;
+    assert!(took <= retry + Duration::from_millis(300), "reconnected after {took:?}");
 
     restarted.kill();
     let (_, before) = wait_lifecycle(&mut life, "destroy").await;

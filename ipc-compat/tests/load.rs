@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use interop::within_for;
 use ipc_compat::{Client, Config, Ipc};
+#[cfg(unix)]
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use serde_json::json;
 use support::{child_arg, open_fds, peak_rss_kib, reset_peak_rss, tell_parent, v14, ChildProcess};
@@ -28,11 +29,13 @@ const PINGS: u64 = 5;
 /// Clients connecting at once (the listen backlog is finite).
 const WAVE: usize = 500;
 /// Descriptors each process needs: one per connection, and some to spare.
+#[cfg_attr(windows, allow(dead_code))]
 const FDS_NEEDED: u64 = CONNECTIONS as u64 + 1_000;
 /// How long one phase (connecting, the exchange) may take, debug build, 2 cores.
 const PHASE: Duration = Duration::from_secs(120);
 
 /// Raises the soft (and if need be the hard) descriptor limit; `Err` says why it cannot.
+#[cfg(unix)]
 fn raise_fd_limit() -> Result<u64, String> {
     let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
     let enough = |v: Option<u64>| v.is_none_or(|v| v >= FDS_NEEDED);
@@ -51,6 +54,12 @@ fn raise_fd_limit() -> Result<u64, String> {
     setrlimit(Resource::Nofile, Rlimit { current: Some(FDS_NEEDED), maximum })
         .map_err(|e| format!("cannot raise RLIMIT_NOFILE to {FDS_NEEDED}: {e}"))?;
     Ok(FDS_NEEDED)
+}
+
+/// Windows has no descriptor limit to raise (the test is ignored there).
+#[cfg(windows)]
+fn raise_fd_limit() -> Result<u64, String> {
+    Err("Windows has no RLIMIT_NOFILE".into())
 }
 
 /// A counter handlers bump and the test waits on.
@@ -132,6 +141,10 @@ fn child_clients() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: counts descriptors and RSS through Linux's /proc and raises RLIMIT_NOFILE, which Windows has not"
+)]
 async fn ten_thousand_concurrent_connections_lose_nothing() {
     let limit = match raise_fd_limit() {
         Ok(limit) => limit,

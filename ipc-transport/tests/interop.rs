@@ -12,7 +12,11 @@
 //! with the golden frame of the peer's node-ipc version.
 //!
 //! `IPC_INTEROP_SKIP=1` skips these tests loudly (see the `interop` crate).
-#![cfg(all(unix, feature = "local", feature = "tcp", feature = "tls", feature = "udp"))]
+//!
+//! On Windows (`.ci/windows`, under Wine) the same matrix runs against
+//! Windows Node, with named pipes for `unix` (node-ipc maps the socket path
+//! to a pipe name as we do) and the crate's `windows_pipe` module.
+#![cfg(all(feature = "local", feature = "tcp", feature = "tls", feature = "udp"))]
 
 mod common;
 
@@ -550,8 +554,16 @@ fn crate_client<S: std::io::Read + std::io::Write>(stream: S) {
 async fn rust_crate_unix_server_our_client() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.crate");
-    let listener = node_ipc::local::LocalListener::bind(&path).unwrap();
-    let server = std::thread::spawn(move || crate_echo(listener.accept().unwrap().0));
+    #[cfg(unix)]
+    let server = {
+        let listener = node_ipc::local::LocalListener::bind(&path).unwrap();
+        std::thread::spawn(move || crate_echo(listener.accept().unwrap().0))
+    };
+    #[cfg(windows)]
+    let server = {
+        let mut listener = node_ipc::windows_pipe::NamedPipeListener::bind(path.to_str().unwrap()).unwrap();
+        std::thread::spawn(move || crate_echo(listener.accept().unwrap()))
+    };
     let stream = within("connect", LocalStream::connect(&path)).await.unwrap();
     client_transcript(stream, "14.0.0", "node-ipc crate unix server <- ipc-transport client").await;
     assert_eq!(server.join().unwrap(), transcript().len());
@@ -575,7 +587,12 @@ async fn rust_crate_unix_client_our_server() {
     let who = "ipc-transport unix server <- node-ipc crate client".to_owned();
     let server =
         tokio::spawn(async move { echo_transcript(listener.accept().await.unwrap(), "14.0.0", who).await });
+    #[cfg(unix)]
     let client = std::thread::spawn(move || crate_client(node_ipc::local::connect(&path).unwrap()));
+    #[cfg(windows)]
+    let client = std::thread::spawn(move || {
+        crate_client(node_ipc::windows_pipe::NamedPipeStream::connect(path.to_str().unwrap()).unwrap())
+    });
     assert_eq!(within("server", server).await.unwrap(), transcript().len());
     within("crate client", tokio::task::spawn_blocking(move || client.join())).await.unwrap().unwrap();
 }

@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use common::pipelined_both_ways;
 use interop::within;
-use ipc_transport::local::{LocalListenerOptions, SocketPathRules};
+use ipc_transport::local::{windows_pipe_name, LocalListenerOptions, SocketPathRules};
 use ipc_transport::{BindOptions, ConnectOptions, Endpoint, Error, IpcListener, IpcStream, PeerAddr};
 
 /// Binds `endpoint`, connects to where it landed, and pipelines events both ways.
@@ -27,26 +29,41 @@ async fn round_trip(
     (listener, peer)
 }
 
-#[cfg(unix)]
+/// What a local listener reports for `path`: the path, or on Windows its pipe name.
+fn local_name(path: &str) -> PathBuf {
+    if cfg!(windows) {
+        windows_pipe_name(path).into()
+    } else {
+        path.into()
+    }
+}
+
 #[tokio::test]
 async fn unix_path_and_id_endpoints() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.open");
     let (listener, peer) =
         round_trip(Endpoint::unix(&path), BindOptions::default(), ConnectOptions::default()).await;
-    assert_eq!(listener.path(), Some(path.as_path()));
+    let name = local_name(path.to_str().unwrap());
+    assert_eq!(listener.path(), Some(name.as_path()));
     assert_eq!(listener.local_addr(), None);
-    assert_eq!(peer, PeerAddr::Local(path));
+    assert_eq!(peer, PeerAddr::Local(name));
 
     // id: goes through the rules, whose root is prepared (created 0700) as node-ipc 14 does
+    // (on Unix; Windows has no root to prepare)
     let root = format!("{}/root/", dir.path().display());
     let rules = SocketPathRules::new(&root, "app.", true);
     let bind = BindOptions::default().socket_path_rules(rules.clone());
     let connect = ConnectOptions::default().socket_path_rules(rules);
     let (listener, _) = round_trip(Endpoint::id("world"), bind, connect).await;
-    assert_eq!(listener.path(), Some(std::path::Path::new(&format!("{root}app.world"))));
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(listener.path(), Some(local_name(&format!("{root}app.world")).as_path()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&root).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+    #[cfg(windows)]
+    assert!(!std::path::Path::new(&root).exists());
 }
 
 #[tokio::test]

@@ -13,6 +13,9 @@
 //
 // hello (client): arguments (key=value)
 //   transport=unix|tcp|udp4   path=<socket> | host=<loopback> port=<port>   (tls: tcp plus config.tls)
+//                             unix without path=: node-ipc derives the path from
+//                             socketRoot + appspace + <server> (Windows only: a pipe name)
+//   server=<id>               the server's id, ipc.of[<id>] (default 'world')
 //   localPort=<port>          udp4 only: the port this peer binds (node-ipc reads 0 as 8000)
 //   id=<ipc.config.id>        default 'hello'
 //   config=<json>             merged into ipc.config (tls, rawBuffer, encoding, ...)
@@ -93,9 +96,10 @@ function hello(ipc, version, argv) {
         });
         ipc.server.start();
     } else {
-        emit = (type, data) => ipc.of.world.emit(type, data);
+        const server = args.server || 'world';
+        emit = (type, data) => ipc.of[server].emit(type, data);
         const setup = () => {
-            const world = ipc.of.world;
+            const world = ipc.of[server];
             world.on('connect', () => {
                 line('CONNECT');
                 greet();
@@ -108,10 +112,16 @@ function hello(ipc, version, argv) {
                 world.on(type, (data) => line('EVENT', JSON.stringify({type, data})));
             }
         };
-        if (transport === 'unix') {
-            ipc.connectTo('world', args.path, setup);
+        if (transport === 'unix' && args.path === undefined) {
+            if (process.platform !== 'win32') {
+                process.stderr.write('path= is needed outside Windows (sockets go under a temporary directory)\n');
+                process.exit(2);
+            }
+            ipc.connectTo(server, setup);
+        } else if (transport === 'unix') {
+            ipc.connectTo(server, args.path, setup);
         } else {
-            ipc.connectToNet('world', host, port, setup);
+            ipc.connectToNet(server, host, port, setup);
         }
         line('READY', JSON.stringify({version, transport}));
     }
@@ -119,7 +129,7 @@ function hello(ipc, version, argv) {
     onStdinLines((cmd) => {
         if (cmd === 'QUIT') {
             if (!udp) {
-                ipc.disconnect('world');
+                ipc.disconnect(args.server || 'world');
             }
             setTimeout(() => process.exit(0), 20);
         } else if (cmd.startsWith('EMIT ')) {

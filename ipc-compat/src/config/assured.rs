@@ -9,6 +9,13 @@ use ipc_transport::Endpoint;
 use super::Config;
 use crate::error::Error;
 
+/// Why an Assured server may not listen on a local endpoint on Windows:
+/// node-ipc 14's `ERR_IPC_ASSURED_TRANSPORT` message, in our error style
+/// (lowercase, no full stop).
+pub(crate) const ASSURED_LOCAL_ON_WINDOWS: &str =
+    "assured local transport requires Unix socket ownership checks; \
+     use mutual TLS or an application-owned Windows ACL";
+
 /// Which end of a connection an endpoint is checked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {
@@ -22,8 +29,9 @@ impl Config {
     /// Checks that `endpoint` may be used under the Assured profile by a
     /// server or a client (anything goes under the other profiles).
     ///
-    /// A server's local socket needs `secureSocketRoot`, Unix ownership checks
-    /// (not Windows) and a path directly inside `socketRoot`; a network server
+    /// A server's local socket is refused on Windows (named pipes have no
+    /// owner check to rely on; node-ipc 14 refuses it first of all), and
+    /// elsewhere needs `secureSocketRoot` and a path directly inside `socketRoot`; a network server
     /// needs TLS with a trusted client CA, `requestCert` and
     /// `rejectUnauthorized`. A client's network connection needs TLS with a
     /// key, a certificate, a trusted CA and `rejectUnauthorized`.
@@ -42,12 +50,13 @@ impl Config {
     fn assured_server(&self, endpoint: &Endpoint) -> Result<(), Error> {
         let tls_needed = || Error::Config("the assured parser requires TLS for network servers".into());
         match endpoint {
+            // node-ipc 14 checks the platform first, whatever secureSocketRoot says
+            Endpoint::Unix(_) | Endpoint::Id(_) if cfg!(windows) => {
+                Err(Error::Config(ASSURED_LOCAL_ON_WINDOWS.into()))
+            }
             Endpoint::Unix(_) | Endpoint::Id(_) if !self.secure_socket_root => {
                 Err(Error::Config("the assured parser requires secureSocketRoot for local sockets".into()))
             }
-            Endpoint::Unix(_) | Endpoint::Id(_) if cfg!(windows) => Err(Error::Config(
-                "the assured parser requires Unix socket ownership checks; use mutual TLS on Windows".into(),
-            )),
             Endpoint::Unix(path)
                 if !ipc_transport::local::directly_inside(Path::new(&self.socket_root), path) =>
             {
@@ -110,7 +119,7 @@ mod tests {
         assert!(config.check_assured(&tcp, Side::Server).is_err());
         assert!(config.check_assured(&Endpoint::udp4("127.0.0.1", 1), Side::Server).is_err());
         let inside = Endpoint::unix(Path::new(&config.socket_root).join("app.x"));
-        assert!(config.check_assured(&inside, Side::Server).is_ok());
+        assert_eq!(config.check_assured(&inside, Side::Server).is_ok(), cfg!(unix));
         config.tls = Some(TlsConfig { trusted_connections: vec!["ca.pem".into()], ..TlsConfig::default() });
         assert!(config.check_assured(&Endpoint::tls("127.0.0.1", 1), Side::Server).is_ok());
         config.secure_socket_root = false;
@@ -149,7 +158,28 @@ mod tests {
             ("/run/user/1000/node-ipc", false),
             ("/run/user/1000/node-ipc/", false),
         ] {
-            assert_eq!(config.check_assured(&Endpoint::unix(path), Side::Server).is_ok(), ok, "{path}");
+            assert_eq!(
+                config.check_assured(&Endpoint::unix(path), Side::Server).is_ok(),
+                ok && cfg!(unix),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn assured_local_servers_are_refused_on_windows_before_anything_else() {
+        let mut config = Config::v14();
+        config.parser = Profile::Assured;
+        for secure_socket_root in [true, false] {
+            config.secure_socket_root = secure_socket_root;
+            let refused = config.check_assured(&Endpoint::id("world"), Side::Server);
+            match refused {
+                Err(Error::Config(why)) if cfg!(windows) => assert_eq!(why, ASSURED_LOCAL_ON_WINDOWS),
+                Err(Error::Config(why)) => {
+                    assert!(!secure_socket_root && why.contains("secureSocketRoot"), "{why}")
+                }
+                other => assert!(cfg!(unix) && secure_socket_root && other.is_ok(), "{other:?}"),
+            }
         }
     }
 }

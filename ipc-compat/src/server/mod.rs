@@ -142,7 +142,8 @@ impl Server {
                 Ok(())
             }
             Err(e) => {
-                let shown = std::io::Error::other(e.to_string());
+                // the kind travels too: a name in use is AddrInUse, node's EADDRINUSE
+                let shown = std::io::Error::new(e.kind(), e.to_string());
                 self.inner.events.emit_lifecycle(Lifecycle::error(None, shown)).await;
                 Err(e)
             }

@@ -1,15 +1,18 @@
 //! Helpers shared by ipc-compat's integration tests: quiet configs, lifecycle
-//! waits, process resource readings and child processes to kill. Timeouts on
-//! awaits (`interop::within`) and the test PKI (`interop::pki`) come from interop.
+//! waits, process resource readings, child processes to kill and node peers
+//! driven from async code ([`Peer`]). Timeouts on awaits (`interop::within`)
+//! and the test PKI (`interop::pki`) come from interop.
 #![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use interop::within;
+use interop::{within, PeerBuilder, PeerProcess};
 use ipc_compat::{Config, Error, Lifecycle, Subscription};
+use serde_json::Value;
 
 /// How long a child process may stay silent.
 pub const STEP: Duration = Duration::from_secs(20);
@@ -30,6 +33,16 @@ pub fn v14(dir: &Path) -> Config {
     c.socket_root = format!("{}/root/", dir.display());
     c.retry = Duration::from_millis(20);
     c
+}
+
+/// What a local server reports as its path for the socket path `path`: the
+/// path itself, or on Windows the pipe name node-ipc maps it to.
+pub fn local_name(path: &Path) -> std::path::PathBuf {
+    if cfg!(windows) {
+        ipc_transport::local::windows_pipe_name(&path.to_string_lossy()).into()
+    } else {
+        path.to_owned()
+    }
 }
 
 /// The next lifecycle event, whatever it is.
@@ -123,6 +136,83 @@ pub fn peak_rss_kib() -> u64 {
 pub fn reset_peak_rss() -> u64 {
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS through /proc/self/clear_refs");
     rss_kib()
+}
+
+/// How long a node peer may take for one line.
+pub const LINE: Duration = Duration::from_secs(15);
+
+/// A node peer, driven from async code (its API is blocking).
+pub struct Peer(Arc<Mutex<PeerProcess>>);
+
+impl Peer {
+    pub async fn spawn(builder: PeerBuilder) -> Peer {
+        Peer::spawn_ready(builder).await.0
+    }
+
+    /// [`spawn`](Peer::spawn), also returning what the peer said after `READY`, parsed.
+    pub async fn spawn_ready(builder: PeerBuilder) -> (Peer, Value) {
+        let (process, ready) = tokio::task::spawn_blocking(move || builder.spawn_ready(LINE))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let ready = serde_json::from_str(&ready).unwrap_or(Value::String(ready));
+        (Peer(Arc::new(Mutex::new(process))), ready)
+    }
+
+    /// The rest of the next line starting with `prefix`.
+    pub async fn line(&self, prefix: &'static str) -> String {
+        let process = self.0.clone();
+        tokio::task::spawn_blocking(move || process.lock().unwrap().wait_for_line(prefix, LINE))
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The next `EVENT` line, parsed.
+    pub async fn event(&self) -> Value {
+        serde_json::from_str(&self.line("EVENT").await).unwrap()
+    }
+
+    pub fn send(&self, line: &str) {
+        self.0.lock().unwrap().send_line(line).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    pub fn kill(&self) {
+        self.0.lock().unwrap().kill();
+    }
+}
+
+/// A node-ipc server restarted under `client` (whose lifecycle is `life`):
+/// `seq` 0 reaches `first`, which then quits; 1 to 10 are emitted while no
+/// server is up; `restart` brings one back, and once the client has
+/// reconnected (after nothing but errors and disconnects) it gets 1 to 10, in
+/// order. Returns the restarted server and how long the reconnect took once
+/// it was up.
+pub async fn seq_across_a_restart(
+    client: &ipc_compat::Client,
+    life: &mut Subscription<Lifecycle<ipc_compat::Client>>,
+    first: &Peer,
+    restart: impl std::future::Future<Output = Peer>,
+) -> (Peer, Duration) {
+    wait_lifecycle(life, "connect").await;
+    client.emit("seq", 0).unwrap();
+    assert_eq!(first.event().await, serde_json::json!({"type": "seq", "data": 0}));
+
+    first.send("QUIT");
+    wait_lifecycle(life, "disconnect").await;
+    for i in 1..=10 {
+        client.emit("seq", i).unwrap();
+    }
+    let restarted = restart.await;
+    let up = std::time::Instant::now();
+    let (_, before) = wait_lifecycle(life, "connect").await;
+    let took = up.elapsed();
+    assert!(before.iter().all(|n| *n == "error" || *n == "disconnect"), "{before:?}");
+    for i in 1..=10 {
+        assert_eq!(restarted.event().await, serde_json::json!({"type": "seq", "data": i}));
+    }
+    within("flush", client.flush()).await.unwrap();
+    (restarted, took)
 }
 
 /// Environment variable that tells a child test which role to play.

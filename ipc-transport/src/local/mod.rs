@@ -28,9 +28,13 @@
 //! # Windows
 //!
 //! The listener creates named-pipe instances under [`windows_pipe_name`] of the
-//! path. With `unlink` on it insists on being the first instance (a live server
-//! is [`Error::AddrInUse`]); with `unlink` off several servers share the name, as
-//! node's cluster does. File modes and socket roots do not apply.
+//! path, and insists on being the first instance of that name, as node's
+//! `listen` does: a name in use is [`Error::AddrInUse`] (`live: true`), node's
+//! `EADDRINUSE`, whether `unlink` is on or off. `unlink` has nothing to remove
+//! (a pipe is not a file, and it goes with the last handle to it), and file
+//! modes and socket roots do not apply: node-ipc 14 skips its socket-root
+//! preparation and `unlink` on Windows too. To serve one name from several
+//! tasks, share one listener, as on Unix.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -91,7 +95,8 @@ impl Default for LocalListenerOptions {
 }
 
 impl LocalListenerOptions {
-    /// Whether to remove a stale socket file before binding (node-ipc `unlink`).
+    /// Whether to remove a stale socket file before binding (node-ipc
+    /// `unlink`). Unix only: a Windows pipe leaves nothing to remove.
     pub fn unlink(mut self, unlink: bool) -> Self {
         self.unlink = unlink;
         self
@@ -147,7 +152,8 @@ impl LocalListenerOptions {
 /// let listener = LocalListener::bind(&path).await?;
 /// let client = LocalStream::connect(&path).await?;
 /// let server_side = listener.accept().await?;
-/// assert_eq!(server_side.peer().path(), Some(path.as_path()));
+/// // the socket path (on Windows, the pipe name node-ipc maps it to)
+/// assert_eq!(server_side.peer().path(), Some(listener.path()));
 /// assert_eq!(listener.open_connections(), 1);
 /// # #[cfg(unix)]
 /// # {
@@ -264,7 +270,9 @@ impl LocalListener {
 
 /// A local-socket connection (either side): `AsyncRead + AsyncWrite`.
 ///
-/// `shutdown()` half-closes it: the peer reads end-of-stream and can still write back.
+/// `shutdown()` half-closes it: the peer reads end-of-stream and can still
+/// write back. A Windows named pipe cannot half-close: there `shutdown()` only
+/// flushes, and the peer reads end-of-stream once the stream is dropped.
 pub struct LocalStream {
     inner: sys::Stream,
     peer: PeerAddr,

@@ -16,7 +16,10 @@ use crate::endpoint::Endpoint;
 /// use std::path::Path;
 /// use ipc_transport::local::resolve_path;
 ///
+/// # #[cfg(unix)]
 /// assert_eq!(resolve_path(Path::new("/tmp/./a/../app.world")).unwrap(), Path::new("/tmp/app.world"));
+/// # #[cfg(windows)]
+/// # assert_eq!(resolve_path(Path::new(r"C:\tmp\.\a\..\app.world")).unwrap(), Path::new(r"C:\tmp\app.world"));
 /// ```
 ///
 /// # Errors
