@@ -12,7 +12,8 @@ use ipc_transport::tcp::{Keepalive, TcpConnectOptions, TcpListener, TcpListenerO
 async fn keepalive_is_set_on_both_ends_as_configured() {
     let keepalive = Keepalive::new(Duration::from_millis(1500)).interval(Duration::from_secs(3)).count(4);
     let options = TcpListenerOptions::default().keepalive(keepalive);
-    let listener = within("bind", TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), &options)).await.unwrap();
+    let listener =
+        within("bind", TcpListener::bind_with("127.0.0.1:0".parse().unwrap(), &options)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let connect = TcpConnectOptions::default().keepalive(keepalive);
     let client = within("connect", TcpStream::connect_with("127.0.0.1", port, &connect)).await.unwrap();
@@ -46,5 +47,9 @@ async fn keepalive_is_off_by_default() {
 fn values_are_kept_within_what_systems_take() {
     let k = Keepalive::new(Duration::ZERO).interval(Duration::from_secs(100_000)).count(0);
     assert_eq!(k.max_detection_time(), Some(Duration::from_secs(1 + 32767)));
-    assert_eq!(Keepalive::new(Duration::from_secs(5)).max_detection_time(), None, "interval and count left to the system");
+    assert_eq!(
+        Keepalive::new(Duration::from_secs(5)).max_detection_time(),
+        None,
+        "interval and count left to the system"
+    );
 }

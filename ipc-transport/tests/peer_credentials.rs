@@ -49,7 +49,8 @@ async fn a_peer_outside_the_allowed_list_is_closed_and_the_listener_goes_on() {
     let path = dir.path().join("app.allowed");
     let me = own_uid();
     // only a uid that is not ours: this very process is refused
-    let strangers = LocalListenerOptions::default().allowed_peers(AllowedPeers::default().uid(me.wrapping_add(1)));
+    let strangers =
+        LocalListenerOptions::default().allowed_peers(AllowedPeers::default().uid(me.wrapping_add(1)));
     let listener = within("bind", LocalListener::bind_with(&path, &strangers)).await.unwrap();
     let mut refused = within("connect", LocalStream::connect(&path)).await.unwrap();
     match within("accept", listener.accept()).await {
@@ -86,7 +87,8 @@ async fn the_refusal_names_the_peer() {
     let options = LocalListenerOptions::default().allowed_peers(AllowedPeers::default());
     let listener = within("bind", LocalListener::bind_with(&path, &options)).await.unwrap();
     let _client = within("connect", LocalStream::connect(&path)).await.unwrap();
-    let Err(Error::PeerRefused { peer, credentials: Some(who) }) = within("accept", listener.accept()).await else {
+    let Err(Error::PeerRefused { peer, credentials: Some(who) }) = within("accept", listener.accept()).await
+    else {
         panic!("an empty AllowedPeers admits no one")
     };
     assert_eq!(peer, PeerAddr::Local(path.clone()));

@@ -59,7 +59,9 @@ impl AllowedPeers {
 
     /// Whether `peer` is admitted by a server running as `own_uid`.
     pub fn admits(&self, peer: &PeerCredentials, own_uid: u32) -> bool {
-        (self.same_uid && peer.uid() == own_uid) || self.uids.contains(&peer.uid()) || self.gids.contains(&peer.gid())
+        (self.same_uid && peer.uid() == own_uid)
+            || self.uids.contains(&peer.uid())
+            || self.gids.contains(&peer.gid())
     }
 
     /// Whether peers of the server's own uid are admitted.

@@ -357,7 +357,12 @@ impl LocalStream {
         let (inner, name) = sys::connect(path)
             .await
             .map_err(|source| Error::Connect { endpoint: format!("unix:{}", path.display()), source })?;
-        Ok(LocalStream { inner, peer: PeerAddr::Local(name), credentials: None, _slot: ConnectionSlot::none() })
+        Ok(LocalStream {
+            inner,
+            peer: PeerAddr::Local(name),
+            credentials: None,
+            _slot: ConnectionSlot::none(),
+        })
     }
 
     /// Connects to a local endpoint: `unix:PATH` as is, `id:NAME` through `rules`.
