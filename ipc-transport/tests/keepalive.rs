@@ -21,10 +21,11 @@ async fn keepalive_is_set_on_both_ends_as_configured() {
     for stream in [&client, &served] {
         let socket = socket2::SockRef::from(stream.get_ref());
         assert!(socket.keepalive().unwrap());
-        // whole seconds, rounded up
-        assert_eq!(socket.tcp_keepalive_time().unwrap(), Duration::from_secs(2));
+        // Windows cannot read the settings back
         #[cfg(any(target_os = "linux", target_os = "macos"))]
         {
+            // whole seconds, rounded up
+            assert_eq!(socket.tcp_keepalive_time().unwrap(), Duration::from_secs(2));
             assert_eq!(socket.tcp_keepalive_interval().unwrap(), Duration::from_secs(3));
             assert_eq!(socket.tcp_keepalive_retries().unwrap(), 4);
         }
