@@ -25,7 +25,7 @@
 //! - the listener removes its socket file when dropped (only if the file is
 //!   still the one it bound).
 //! - **allowed peers** (off by default): only peers whose credentials
-//!   ([`PeerCredentials`](crate::PeerCredentials)) an [`AllowedPeers`] admits
+//!   ([`PeerCredentials`]) an [`AllowedPeers`] admits
 //!   are served; the others are closed at accept ([`Error::PeerRefused`]).
 //!   Any stream reports its peer's credentials ([`LocalStream::peer_credentials`]).
 //!
