@@ -1,6 +1,7 @@
 //! Real node-ipc peers for tests and benchmarks (dev-only, never published),
 //! and the helpers every test of the workspace shares: [`within`] (an await
-//! that fails instead of hanging) and [`pki`] (a throwaway TLS PKI).
+//! that fails instead of hanging), [`pki`] (a throwaway TLS PKI) and
+//! [`NetNs`] (a network namespace behind a veth pair, for real link faults).
 //!
 //! Two pinned peers live in `interop/node_modules` (see `interop/package.json`
 //! and `interop/README.md` for the version rules):
@@ -50,6 +51,7 @@
 #![forbid(unsafe_code)]
 mod error;
 mod install;
+mod netns;
 mod pki;
 mod process;
 mod within;
@@ -62,6 +64,7 @@ use std::sync::OnceLock;
 
 pub use error::{PeerError, PeerErrorKind};
 pub use install::ensure_installed;
+pub use netns::{NetNs, NetNsError};
 pub use pki::{pki, Pki};
 pub use process::{PeerBuilder, PeerProcess, DEFAULT_TIMEOUT};
 pub use within::{within, within_for, STEP_LIMIT};

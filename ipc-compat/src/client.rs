@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::{BadFrame, Config, Side, StopRetrying};
-use crate::core::{serve_stream, Ended, Killer, Outbox, Peer, Reader};
+use crate::core::{serve_stream, Ended, IdleTimeout, Killer, Outbox, Peer, Reader};
 use crate::error::Error;
 use crate::events::event_api;
 use crate::log::log;
@@ -476,7 +476,16 @@ impl Client {
             bad_frame_log: Some("client socket error"),
         };
         let close_on_bad_frame = inner.config.on_bad_frame == BadFrame::Close;
-        match serve_stream(io, &codec, &inner.outbox, killer, &reader, self, gate.as_ref(), None).await {
+        let (outbox, gate) = (&inner.outbox, gate.as_ref());
+        // wrapped only when on: without it a connection runs exactly as before
+        let ended = match inner.config.idle_timeout {
+            None => serve_stream(io, &codec, outbox, killer, &reader, self, gate, None).await,
+            Some(after) => {
+                let io = IdleTimeout::new(io, after);
+                serve_stream(io, &codec, outbox, killer, &reader, self, gate, None).await
+            }
+        };
+        match ended {
             Ended::PeerClosed | Ended::Drained => Outcome::Closed,
             Ended::ReadFailed(e) => {
                 // a frame the 14.x policy refuses, or an unfinished frame past
@@ -487,6 +496,10 @@ impl Client {
                 Outcome::Failed { error: e.into(), violation }
             }
             Ended::WriteFailed(e) => Outcome::Failed { error: CodecError::Io(e).into(), violation: false },
+            // a silent server, or a dead link: try again, as after any failure
+            Ended::IdleTimeout(after) => {
+                Outcome::Failed { error: Error::IdleTimeout { after }.into(), violation: false }
+            }
             Ended::Killed(None) => Outcome::Stopped,
             Ended::Killed(Some(e)) => Outcome::Failed { error: e.into(), violation: close_on_bad_frame },
         }

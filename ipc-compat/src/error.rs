@@ -65,6 +65,13 @@ pub enum Error {
     /// A datagram could not be addressed (a UDP emit to a socket of another kind, or the other way round).
     #[error("{0}")]
     WrongTransport(&'static str),
+    /// Nothing was read from a connection for [`Config::idle_timeout`](crate::Config::idle_timeout):
+    /// it was closed (reported as its `error`; a client then reconnects).
+    #[error("nothing received for {after:?} (idle_timeout): connection closed")]
+    IdleTimeout {
+        /// The configured idle timeout.
+        after: std::time::Duration,
+    },
     /// The server is not running (not started, or stopped).
     #[error("the server is not running")]
     NotRunning,
@@ -111,6 +118,7 @@ impl Error {
                 K::WouldBlock
             }
             Error::AlreadyRunning => K::AlreadyExists,
+            Error::IdleTimeout { .. } => K::TimedOut,
             Error::Transport(
                 ipc_transport::Error::Connect { source, .. } | ipc_transport::Error::Bind { source, .. },
             ) => source.kind(),

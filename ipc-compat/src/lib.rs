@@ -82,5 +82,6 @@ pub use wire::RawPayload;
 
 pub use ipc_codec::{Encoding, Event, Profile};
 pub use ipc_events::{HandlerId, Lifecycle, Subscription};
-pub use ipc_transport::tcp::IpFamily;
-pub use ipc_transport::{Endpoint, PeerAddr};
+pub use ipc_transport::local::AllowedPeers;
+pub use ipc_transport::tcp::{IpFamily, Keepalive};
+pub use ipc_transport::{Endpoint, PeerAddr, PeerCredentials};

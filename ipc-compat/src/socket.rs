@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use ipc_codec::Event;
-use ipc_transport::PeerAddr;
+use ipc_transport::{PeerAddr, PeerCredentials};
 use serde::Serialize;
 
 use crate::core::{DatagramQueue, Killer, Outbox, Peer};
@@ -30,6 +30,7 @@ struct Inner {
     out: Arc<Outgoing>,
     link: Link,
     authorized: Option<bool>,
+    credentials: Option<PeerCredentials>,
 }
 
 /// A client of a [`Server`](crate::Server) (node-ipc's `socket` argument):
@@ -54,7 +55,18 @@ impl Socket {
         link: Link,
         authorized: Option<bool>,
     ) -> Socket {
-        Socket { inner: Arc::new(Inner { serial, peer, id: Mutex::new(None), out, link, authorized }) }
+        let credentials = None;
+        Socket {
+            inner: Arc::new(Inner { serial, peer, id: Mutex::new(None), out, link, authorized, credentials }),
+        }
+    }
+
+    /// This socket with the peer credentials its listener reported (before it is shared).
+    pub(crate) fn with_credentials(mut self, credentials: Option<PeerCredentials>) -> Socket {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.credentials = credentials;
+        }
+        self
     }
 
     /// The id the peer announced in `data.id` (node-ipc's `socket.id`), when
@@ -83,6 +95,40 @@ impl Socket {
     /// `socket.authorized`); `None` for other transports.
     pub fn is_authorized(&self) -> Option<bool> {
         self.inner.authorized
+    }
+
+    /// Who the peer is, for a local (Unix socket) connection: the uid, gid
+    /// and pid of the client process, as the operating system reported them
+    /// when the server accepted it. `None` for TCP, TLS and UDP peers, on
+    /// Windows (named pipes report none here), and for connections given to
+    /// [`Server::serve_connection`](crate::Server::serve_connection).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_compat::Error> {
+    /// use ipc_compat::{Config, Ipc};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let mut config = Config::default();
+    /// config.silent = true;
+    /// let ipc = Ipc::new(config);
+    /// let server = ipc.serve(Some(&dir.path().join("app.world")))?;
+    /// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    /// server.on_connect(move |socket| tx.send(socket.peer_credentials()).unwrap());
+    /// server.start().await?;
+    /// let client = ipc.connect_to("world", Some(&dir.path().join("app.world")))?;
+    /// let who = rx.recv().await.unwrap();
+    /// # #[cfg(unix)]
+    /// assert_eq!(who.and_then(|c| c.pid()), Some(std::process::id())); // the client is this process
+    /// # #[cfg(windows)]
+    /// # assert_eq!(who, None);
+    /// # ipc.disconnect("world");
+    /// # let _ = client;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn peer_credentials(&self) -> Option<PeerCredentials> {
+        self.inner.credentials
     }
 
     /// Whether this is a UDP peer.

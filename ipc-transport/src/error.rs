@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ipc_codec::CodecError;
 
-use crate::peer::PeerAddr;
+use crate::peer::{PeerAddr, PeerCredentials};
 
 /// Everything that can go wrong while parsing an endpoint, binding, accepting,
 /// connecting, handshaking or exchanging datagrams.
@@ -91,6 +91,20 @@ pub enum Error {
         max: usize,
         /// The connection that was turned away.
         peer: PeerAddr,
+    },
+    /// A local peer was closed at accept: the listener admits only chosen
+    /// peers ([`AllowedPeers`](crate::local::AllowedPeers)) and this one is not
+    /// among them, or the operating system could not say who it is. Other
+    /// connections are unaffected.
+    #[error("connection from {peer} refused: {}", match credentials {
+        Some(c) => format!("peer {c} is not allowed"),
+        None => "the peer's credentials are unavailable".to_owned(),
+    })]
+    PeerRefused {
+        /// The listener's socket path (a local client has no address of its own).
+        peer: PeerAddr,
+        /// Who the peer is, when the operating system said.
+        credentials: Option<PeerCredentials>,
     },
     /// The TLS configuration is unusable (no key or certificate, unreadable or malformed PEM).
     #[error("invalid TLS configuration: {reason}{}", path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
@@ -193,6 +207,7 @@ impl Error {
     pub fn is_connection_error(&self) -> bool {
         match self {
             Error::TooManyConnections { .. }
+            | Error::PeerRefused { .. }
             | Error::CertificateRejected { .. }
             | Error::ClientCertificateRequired { .. }
             | Error::TlsAlert { .. }
@@ -235,6 +250,7 @@ impl From<Error> for io::Error {
             Error::NotASocket { .. } => K::AlreadyExists,
             Error::InsecureSocketRoot { .. } => K::PermissionDenied,
             Error::TooManyConnections { .. } => K::ConnectionRefused,
+            Error::PeerRefused { .. } => K::PermissionDenied,
             Error::HandshakeTimeout { .. } => K::TimedOut,
             Error::CertificateRejected { .. }
             | Error::ClientCertificateRequired { .. }

@@ -46,7 +46,8 @@
 //! | `udp` | `udp` | `udp::UdpEndpoint` (both sides) | |
 //! | any of `local`, `tcp` | | [`IpcListener::bind`] (any stream endpoint) | [`IpcStream::connect`] |
 //!
-//! Every stream is `AsyncRead + AsyncWrite` and knows its [`PeerAddr`];
+//! Every stream is `AsyncRead + AsyncWrite` and knows its [`PeerAddr`] (a
+//! local stream also its peer's [`PeerCredentials`]: uid, gid, pid);
 //! [`framed()`] wraps one in a `Framed` that also enforces the codec's
 //! incomplete-frame deadline (node-ipc 14's `messageTimeout`). [`Endpoint`]
 //! parses and prints node-ipc addresses (`unix:/path`, `id:NAME`,
@@ -98,7 +99,7 @@ pub use framed::{framed, framed_read, IpcFramed, IpcFramedRead};
 #[cfg(any(feature = "local", feature = "tcp"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "local", feature = "tcp"))))]
 pub use open::{BindOptions, ConnectOptions, IpcListener, IpcStream};
-pub use peer::PeerAddr;
+pub use peer::{PeerAddr, PeerCredentials};
 
 /// node-ipc's default `maxConnections`: how many connections a listener keeps open at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100;

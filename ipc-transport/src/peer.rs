@@ -1,4 +1,5 @@
-//! [`PeerAddr`]: who is on the other end of a connection.
+//! Who is on the other end of a connection: [`PeerAddr`] (where it is) and,
+//! for local sockets, [`PeerCredentials`] (which user and process it is).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -49,6 +50,69 @@ impl fmt::Display for PeerAddr {
             PeerAddr::Tls(a) => write!(f, "tls://{a}"),
             PeerAddr::Udp(a @ SocketAddr::V4(_)) => write!(f, "udp4://{a}"),
             PeerAddr::Udp(a @ SocketAddr::V6(_)) => write!(f, "udp6://{a}"),
+        }
+    }
+}
+
+/// Who a local peer is, as the operating system reports it for a Unix socket:
+/// the user and group the peer process ran as when it connected (or, for a
+/// client, when the server called `listen`), and its process id.
+///
+/// Made by [`LocalStream::peer_credentials`](crate::local::LocalStream::peer_credentials)
+/// and [`IpcStream::peer_credentials`](crate::IpcStream::peer_credentials):
+/// Linux and Android read `SO_PEERCRED`; macOS, iOS and the BSDs `getpeereid`
+/// (with `LOCAL_PEERPID` for the pid on Apple systems); Solaris and illumos
+/// `getpeerucred`. Windows named pipes have no counterpart here (see
+/// `SECURITY.md`).
+///
+/// The gid is the peer's effective (primary) group; supplementary groups are
+/// not reported. The pid is `None` where the platform does not report one, or
+/// when the peer's process is not visible from ours (a client outside the PID
+/// namespace of a server in a container).
+///
+/// ```
+/// use ipc_transport::PeerCredentials;
+///
+/// let peer = PeerCredentials::new(1000, 100, Some(4242));
+/// assert_eq!((peer.uid(), peer.gid(), peer.pid()), (1000, 100, Some(4242)));
+/// assert_eq!(peer.to_string(), "uid 1000, gid 100, pid 4242");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PeerCredentials {
+    uid: u32,
+    gid: u32,
+    pid: Option<u32>,
+}
+
+impl PeerCredentials {
+    /// Credentials with these ids (for a connection that did not come from a
+    /// listener of this crate, or a test).
+    pub fn new(uid: u32, gid: u32, pid: Option<u32>) -> PeerCredentials {
+        PeerCredentials { uid, gid, pid }
+    }
+
+    /// The peer's effective user id.
+    pub fn uid(&self) -> u32 {
+        self.uid
+    }
+
+    /// The peer's effective group id.
+    pub fn gid(&self) -> u32 {
+        self.gid
+    }
+
+    /// The peer's process id, when the platform reports it and the process is visible from ours.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+}
+
+impl fmt::Display for PeerCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "uid {}, gid {}", self.uid, self.gid)?;
+        match self.pid {
+            Some(pid) => write!(f, ", pid {pid}"),
+            None => write!(f, ", pid unknown"),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! TCP, as node-ipc's `serveNet` / `connectToNet` use it: `TCP_NODELAY` on
 //! both sides, IPv4 and IPv6, node-ipc's client `interface` options, and
-//! `maxConnections` enforced at accept.
+//! `maxConnections` enforced at accept. Beyond node-ipc: TCP keepalive
+//! ([`Keepalive`]) on either side, so that a peer that vanished without a FIN
+//! (power lost, cable pulled, a network partition) is noticed.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -26,8 +28,109 @@ pub enum IpFamily {
     V6,
 }
 
+/// TCP keepalive: after `idle` without traffic, the operating system probes
+/// the peer every `interval`; after `count` probes without an answer the
+/// connection fails (`TimedOut`, or what the network reported), and its
+/// reader sees that error. Set on each connection when it is made
+/// ([`TcpConnectOptions::keepalive`], [`TcpListenerOptions::keepalive`]); off
+/// by default, as in node.
+///
+/// A dead peer is noticed at most [`max_detection_time`](Keepalive::max_detection_time)
+/// (`idle + interval * count`) after the last traffic; `interval` and `count`
+/// left unset take the system's defaults (Linux: 75 s and 9). The durations
+/// go to the system in whole seconds (rounded up, at least 1 s; at most
+/// 32767 s, Linux's limit) and `count` is kept within 1 to 127. Probes answer
+/// only while nothing is waiting to be sent: a connection with unacknowledged
+/// data fails by retransmission timeouts instead (minutes), which an idle
+/// timeout above this crate (ipc-compat's `idle_timeout`) bounds.
+///
+/// Platforms: `interval` and `count` are set on Linux, Android, macOS, iOS,
+/// Windows (`count` from Windows 10 1703) and the BSDs; elsewhere only `idle`.
+///
+/// ```
+/// use std::time::Duration;
+/// use ipc_transport::tcp::{Keepalive, TcpConnectOptions, TcpListenerOptions};
+///
+/// let keepalive = Keepalive::new(Duration::from_secs(10)).interval(Duration::from_secs(2)).count(3);
+/// assert_eq!(keepalive.max_detection_time(), Some(Duration::from_secs(16)));
+/// let client = TcpConnectOptions::default().keepalive(keepalive);
+/// let server = TcpListenerOptions::default().keepalive(keepalive);
+/// # let _ = (client, server);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Keepalive {
+    idle: Duration,
+    interval: Option<Duration>,
+    count: Option<u32>,
+}
+
+/// The longest keepalive time or interval Linux takes (`MAX_TCP_KEEPIDLE`, `MAX_TCP_KEEPINTVL`).
+const MAX_KEEPALIVE_SECS: u64 = 32767;
+/// The most keepalive probes Linux takes (`MAX_TCP_KEEPCNT`).
+const MAX_KEEPALIVE_COUNT: u32 = 127;
+
+/// `d` in whole seconds, rounded up, within what every system takes.
+fn keepalive_secs(d: Duration) -> Duration {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    Duration::from_secs(secs.clamp(1, MAX_KEEPALIVE_SECS))
+}
+
+impl Keepalive {
+    /// Probes start after `idle` without traffic (`TCP_KEEPIDLE`; macOS `TCP_KEEPALIVE`).
+    pub fn new(idle: Duration) -> Keepalive {
+        Keepalive { idle: keepalive_secs(idle), interval: None, count: None }
+    }
+
+    /// The time between probes (`TCP_KEEPINTVL`; default: the system's).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(keepalive_secs(interval));
+        self
+    }
+
+    /// How many unanswered probes fail the connection (`TCP_KEEPCNT`; default: the system's).
+    pub fn count(mut self, count: u32) -> Self {
+        self.count = Some(count.clamp(1, MAX_KEEPALIVE_COUNT));
+        self
+    }
+
+    /// The longest a dead peer goes unnoticed after the last traffic,
+    /// `idle + interval * count` (as the system rounds them); `None` while
+    /// `interval` or `count` is left to the system.
+    pub fn max_detection_time(&self) -> Option<Duration> {
+        Some(self.idle + self.interval? * self.count?)
+    }
+
+    /// Turns keepalive on for `stream` with these settings.
+    fn apply(&self, stream: &tokio::net::TcpStream) -> io::Result<()> {
+        let params = socket2::TcpKeepalive::new().with_time(self.idle);
+        #[cfg(any(
+            target_os = "linux",
+            target_os = "android",
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "dragonfly",
+            target_os = "illumos",
+            target_os = "fuchsia",
+            windows,
+        ))]
+        let params = {
+            let mut params = params;
+            if let Some(interval) = self.interval {
+                params = params.with_interval(interval);
+            }
+            if let Some(count) = self.count {
+                params = params.with_retries(count);
+            }
+            params
+        };
+        socket2::SockRef::from(stream).set_tcp_keepalive(&params)
+    }
+}
+
 /// How a client connects: node-ipc's `interface` options
-/// (`localAddress`, `localPort`, `family`) and a connect timeout.
+/// (`localAddress`, `localPort`, `family`), a connect timeout and TCP keepalive.
 ///
 /// ```
 /// use ipc_transport::tcp::{IpFamily, TcpConnectOptions};
@@ -43,6 +146,7 @@ pub struct TcpConnectOptions {
     local_port: Option<u16>,
     family: Option<IpFamily>,
     connect_timeout: Option<Duration>,
+    keepalive: Option<Keepalive>,
 }
 
 impl TcpConnectOptions {
@@ -69,18 +173,26 @@ impl TcpConnectOptions {
         self.connect_timeout = Some(timeout);
         self
     }
+
+    /// Turns TCP keepalive on for the connection (default: off).
+    pub fn keepalive(mut self, keepalive: Keepalive) -> Self {
+        self.keepalive = Some(keepalive);
+        self
+    }
 }
 
-/// How a [`TcpListener`] accepts: node-ipc's `maxConnections`.
+/// How a [`TcpListener`] accepts: node-ipc's `maxConnections`, and TCP
+/// keepalive for each accepted connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpListenerOptions {
     max_connections: usize,
+    keepalive: Option<Keepalive>,
 }
 
 impl Default for TcpListenerOptions {
-    /// 100 connections, as node-ipc.
+    /// 100 connections, as node-ipc; no keepalive.
     fn default() -> Self {
-        TcpListenerOptions { max_connections: DEFAULT_MAX_CONNECTIONS }
+        TcpListenerOptions { max_connections: DEFAULT_MAX_CONNECTIONS, keepalive: None }
     }
 }
 
@@ -89,6 +201,12 @@ impl TcpListenerOptions {
     /// (node-ipc `maxConnections`, default 100).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Turns TCP keepalive on for every accepted connection (default: off).
+    pub fn keepalive(mut self, keepalive: Keepalive) -> Self {
+        self.keepalive = Some(keepalive);
         self
     }
 }
@@ -112,6 +230,7 @@ impl TcpListenerOptions {
 pub struct TcpListener {
     inner: tokio::net::TcpListener,
     limit: ConnectionLimit,
+    keepalive: Option<Keepalive>,
     tls: bool,
 }
 
@@ -144,7 +263,8 @@ impl TcpListener {
         let inner = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { endpoint: format!("tcp://{addr}"), source })?;
-        Ok(TcpListener { inner, limit: ConnectionLimit::new(options.max_connections), tls: false })
+        let limit = ConnectionLimit::new(options.max_connections);
+        Ok(TcpListener { inner, limit, keepalive: options.keepalive, tls: false })
     }
 
     /// Binds the first address `host` resolves to (a name such as `localhost`, or an IP address).
@@ -190,7 +310,7 @@ impl TcpListener {
         self.tls = true;
     }
 
-    /// Waits for the next client, sets `TCP_NODELAY` on it.
+    /// Waits for the next client, sets `TCP_NODELAY` on it (and keepalive, when configured).
     ///
     /// # Errors
     ///
@@ -214,6 +334,9 @@ impl TcpListener {
             Ok(slot) => {
                 // fails only when the peer is already gone, which its first read or write reports
                 let _ = stream.set_nodelay(true);
+                if let Some(keepalive) = &self.keepalive {
+                    let _ = keepalive.apply(&stream);
+                }
                 Poll::Ready(Ok(TcpStream { inner: stream, peer, _slot: slot }))
             }
             Err(max) => {
@@ -367,6 +490,9 @@ async fn connect_one(addr: SocketAddr, options: &TcpConnectOptions) -> io::Resul
         None => socket.connect(addr).await?,
     };
     stream.set_nodelay(true)?;
+    if let Some(keepalive) = &options.keepalive {
+        keepalive.apply(&stream)?;
+    }
     Ok(TcpStream { inner: stream, peer: PeerAddr::Tcp(addr), _slot: ConnectionSlot::none() })
 }
 

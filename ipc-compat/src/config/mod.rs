@@ -72,7 +72,11 @@ pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 1024;
 /// Beyond node-ipc: [`legacy_v9_data`](Config::legacy_v9_data),
 /// [`on_bad_frame`](Config::on_bad_frame) and
 /// [`max_queued_events`](Config::max_queued_events), which the presets set to
-/// what each node-ipc line does.
+/// what each node-ipc line does; and, off in both presets,
+/// [`allowed_peers`](Config::allowed_peers) (who may connect to a local
+/// server; Assured admits the server's own uid), [`keepalive`](Config::keepalive)
+/// (TCP keepalive) and [`idle_timeout`](Config::idle_timeout) (close a
+/// connection that has sent nothing for that long).
 ///
 /// ```
 /// use std::time::Duration;
@@ -194,6 +198,52 @@ pub struct Config {
     /// connected, to send in order once it is; more are dropped and reported
     /// as an `error` ([`Error::EventsDropped`]) when the client connects again.
     pub max_queued_events: usize,
+    /// Beyond node-ipc: which peers a local server admits, by the credentials
+    /// the operating system reports for each connection (uid, gid; Unix
+    /// sockets only). A refused peer is closed at accept and reported as an
+    /// `error` event holding [`Error::Transport`] with
+    /// [`PeerRefused`](ipc_transport::Error::PeerRefused); other connections
+    /// are unaffected. `None`: everyone who can open the socket file, except
+    /// under the Assured profile, which admits peers of the server's own uid
+    /// ([`Config::admitted_peers`]). A server with allowed peers does not start
+    /// on Windows (named pipes report no uid here: see `SECURITY.md`).
+    ///
+    /// ```
+    /// use ipc_compat::{AllowedPeers, Config};
+    ///
+    /// let mut config = Config::v14();
+    /// config.allowed_peers = Some(AllowedPeers::default().same_uid(true).uid(1001).gid(100));
+    /// ```
+    pub allowed_peers: Option<ipc_transport::local::AllowedPeers>,
+    /// Beyond node-ipc: TCP keepalive for TCP and TLS connections, servers'
+    /// and clients' alike (`None`, the default: off, as in node). A peer that
+    /// vanished without closing (power lost, a partition) then fails the
+    /// connection within [`Keepalive::max_detection_time`](ipc_transport::tcp::Keepalive::max_detection_time)
+    /// of the last traffic: a server reports it and closes that socket, a
+    /// client reports it and reconnects as after any failure.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc_compat::{Config, Keepalive};
+    ///
+    /// let mut config = Config::v14();
+    /// config.keepalive = Some(Keepalive::new(Duration::from_secs(10)).interval(Duration::from_secs(2)).count(3));
+    /// ```
+    pub keepalive: Option<ipc_transport::tcp::Keepalive>,
+    /// Beyond node-ipc: closes a stream connection (local, TCP, TLS; server
+    /// sockets and clients) from which nothing was read for this long, and
+    /// reports [`Error::IdleTimeout`] as its `error`; a client then reconnects
+    /// as after any failure. Only bytes received count: a connection that
+    /// only sends is idle. `None` (the default): never. Costs nothing when off;
+    /// when on, a clock reading per read (not per event) and one timer per connection.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut config = ipc_compat::Config::v14();
+    /// config.idle_timeout = Some(Duration::from_secs(60)); // peers that say nothing for a minute go
+    /// ```
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -242,6 +292,9 @@ impl Config {
             legacy_v9_data: true,
             on_bad_frame: BadFrame::Report,
             max_queued_events: DEFAULT_MAX_QUEUED_EVENTS,
+            allowed_peers: None,
+            keepalive: None,
+            idle_timeout: None,
         }
     }
 
@@ -287,6 +340,9 @@ impl Config {
         }
         if self.max_queued_events == 0 {
             return Err(Error::Config("max_queued_events must be at least 1".into()));
+        }
+        if self.idle_timeout == Some(Duration::ZERO) {
+            return Err(Error::Config("idle_timeout must be longer than zero (None turns it off)".into()));
         }
         self.json_codec().map(drop)
     }

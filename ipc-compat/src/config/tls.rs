@@ -101,10 +101,11 @@ impl TlsConfig {
         config
     }
 
-    pub(crate) fn client_config(&self, interface: &Interface) -> TlsClientConfig {
-        let mut config = TlsClientConfig::new()
-            .trusted_connections(self.trusted_connections.iter())
-            .tcp_options(interface.tcp_options());
+    /// The client configuration, connecting over TCP with `tcp` (node-ipc's
+    /// `interface`, and keepalive).
+    pub(crate) fn client_config(&self, tcp: TcpConnectOptions) -> TlsClientConfig {
+        let mut config =
+            TlsClientConfig::new().trusted_connections(self.trusted_connections.iter()).tcp_options(tcp);
         if let (Some(key), Some(cert)) = (&self.private, &self.public) {
             config = config.private(key).public(cert);
         }

@@ -13,14 +13,18 @@
 //!   and the writer side by side until the peer closes, a side fails, or the
 //!   connection is killed ([`Killer`]), and says which ([`Ended`]). Until a
 //!   connection has something to do it waits in a small future ([`idle`]).
+//!   With `idle_timeout` on, the stream is wrapped in an [`IdleTimeout`]
+//!   ([`idle_timeout`]), whose reads fail once the peer has been silent too long.
 
 mod idle;
+mod idle_timeout;
 mod kill;
 mod outbox;
 mod read;
 mod stream;
 mod write;
 
+pub(crate) use idle_timeout::IdleTimeout;
 pub(crate) use kill::Killer;
 pub(crate) use outbox::{DatagramQueue, Outbox};
 pub(crate) use read::{Peer, Reader};

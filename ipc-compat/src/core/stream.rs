@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::idle::Prefixed;
 pub(crate) use super::idle::{until_active, Woke};
+use super::idle_timeout::idle_timed_out;
 use super::write::write_stream;
 use super::{Killer, Outbox, Peer, Reader};
 use crate::error::Error;
@@ -27,6 +28,8 @@ pub(crate) enum Ended {
     ReadFailed(CodecError),
     /// Writing failed.
     WriteFailed(io::Error),
+    /// Nothing was read for this long (`idle_timeout`).
+    IdleTimeout(Duration),
     /// Killed from outside, with the reason (`None`: on purpose, no error).
     Killed(Option<Error>),
 }
@@ -39,6 +42,18 @@ impl Ended {
             Ended::ReadFailed(e) => Some(e.into()),
             Ended::WriteFailed(e) => Some(CodecError::Io(e).into()),
             Ended::Killed(Some(e)) => Some(e.into()),
+            Ended::IdleTimeout(after) => Some(Error::IdleTimeout { after }.into()),
+        }
+    }
+
+    /// A failed read: an idle timeout ([`IdleTimeout`](super::IdleTimeout)), or anything else.
+    fn read_failed(error: CodecError) -> Ended {
+        match &error {
+            CodecError::Io(e) => match idle_timed_out(e) {
+                Some(after) => Ended::IdleTimeout(after),
+                None => Ended::ReadFailed(error),
+            },
+            _ => Ended::ReadFailed(error),
         }
     }
 }
@@ -91,7 +106,7 @@ where
 {
     let first = match woke {
         Woke::Active(first) => first,
-        Woke::ReadFailed(e) => return Ended::ReadFailed(CodecError::Io(e)),
+        Woke::ReadFailed(e) => return Ended::read_failed(CodecError::Io(e)),
         Woke::Killed(reason) => return Ended::Killed(reason),
     };
     // The codec is cloned (its state is this connection's) only now, so that
@@ -134,7 +149,7 @@ where
         biased;
         read = reading => match read {
             Ok(()) => Ended::PeerClosed,
-            Err(e) => Ended::ReadFailed(e),
+            Err(e) => Ended::read_failed(e),
         },
         written = write_stream(outbox, &mut write, gate) => match written {
             Ok(()) => Ended::Drained,

@@ -315,7 +315,14 @@ impl Server {
                 Ctx { server: self.clone(), config: running.config.clone(), out: running.out.clone(), codec };
             (ctx, running.shutdown.subscribe())
         };
-        streams::run_connection(Arc::new(ctx), io, peer, None, stop).await;
+        let ctx = Arc::new(ctx);
+        match ctx.config.idle_timeout {
+            None => streams::run_connection(ctx, io, peer, streams::Who::default(), stop).await,
+            Some(after) => {
+                let io = crate::core::IdleTimeout::new(io, after);
+                streams::run_connection(ctx, io, peer, streams::Who::default(), stop).await;
+            }
+        }
         Ok(())
     }
 

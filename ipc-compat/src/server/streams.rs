@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipc_events::Lifecycle;
-use ipc_transport::{IpcListener, PeerAddr};
+use ipc_transport::{IpcListener, PeerAddr, PeerCredentials};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{until_stopped, Ctx};
-use crate::core::{serve_woken, until_active, Killer, Outbox, Reader, Woke};
+use crate::core::{serve_woken, until_active, IdleTimeout, Killer, Outbox, Reader, Woke};
 use crate::error::Error;
 use crate::log::log;
 use crate::socket::{Link, Socket};
@@ -31,8 +31,26 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
                     let peer = stream.peer().clone();
-                    let authorized = stream.is_authorized();
-                    connections.spawn(run_connection(Arc::clone(&ctx), stream, peer, authorized, stop.clone()));
+                    let who = Who {
+                        authorized: stream.is_authorized(),
+                        // one system call per local connection, none for network ones
+                        credentials: match peer {
+                            PeerAddr::Local(_) => stream.peer_credentials().ok(),
+                            _ => None,
+                        },
+                    };
+                    let ctx = Arc::clone(&ctx);
+                    // wrapped only when on: without it a connection runs exactly as before
+                    match ctx.config.idle_timeout {
+                        None => connections.spawn(run_connection(ctx, stream, peer, who, stop.clone())),
+                        Some(after) => connections.spawn(run_connection(
+                            ctx,
+                            IdleTimeout::new(stream, after),
+                            peer,
+                            who,
+                            stop.clone(),
+                        )),
+                    };
                 }
                 Err(e) => {
                     let fatal = !e.is_connection_error();
@@ -50,6 +68,15 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
     while connections.join_next().await.is_some() {}
 }
 
+/// What a listener learned about a connection's peer besides its address.
+#[derive(Debug, Default)]
+pub(super) struct Who {
+    /// TLS: whether its certificate verified.
+    pub(super) authorized: Option<bool>,
+    /// Local sockets: its credentials.
+    pub(super) credentials: Option<PeerCredentials>,
+}
+
 /// Serves one stream connection until it closes; raises `connect`, then
 /// `close` and `socket.disconnected` exactly once.
 ///
@@ -60,7 +87,7 @@ pub(super) async fn run_connection<T>(
     ctx: Arc<Ctx>,
     mut io: T,
     peer: PeerAddr,
-    authorized: Option<bool>,
+    who: Who,
     mut stop: watch::Receiver<bool>,
 ) where
     T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -69,7 +96,8 @@ pub(super) async fn run_connection<T>(
     let outbox = Arc::new(Outbox::new(ctx.config.max_pending_bytes, usize::MAX, true));
     let killer = Arc::new(Killer::default());
     let link = Link::Stream { outbox: outbox.clone(), killer: killer.clone() };
-    let socket = Socket::new(server.next_serial(), peer, ctx.out.clone(), link, authorized);
+    let socket = Socket::new(server.next_serial(), peer, ctx.out.clone(), link, who.authorized)
+        .with_credentials(who.credentials);
     server.lock_sockets().push(socket.clone());
     log(&ctx.config, || format!("## socket connection to server detected ## {socket}"));
     server.inner.events.emit_lifecycle(Lifecycle::Connect(socket.clone())).await;

@@ -231,7 +231,14 @@ impl ChildProcess {
     /// Starts `test` (an ignored test of this binary) with `arg` in [`CHILD_ENV`].
     pub fn spawn(test: &str, arg: &str) -> ChildProcess {
         let exe = std::env::current_exe().expect("the test binary");
-        let mut child = Command::new(exe)
+        ChildProcess::spawn_from(Command::new(exe), test, arg)
+    }
+
+    /// [`spawn`](ChildProcess::spawn) through `command`, a command that runs
+    /// this test binary (or a copy of it) as it is told: as another user
+    /// (`CommandExt::uid`), inside a network namespace (`ip netns exec NS binary`).
+    pub fn spawn_from(mut command: Command, test: &str, arg: &str) -> ChildProcess {
+        let mut child = command
             .args([test, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, arg)
             .stdin(Stdio::null())

@@ -24,6 +24,10 @@
 //!   permissions ([`Error::InsecureSocketRoot`] otherwise).
 //! - the listener removes its socket file when dropped (only if the file is
 //!   still the one it bound).
+//! - **allowed peers** (off by default): only peers whose credentials
+//!   ([`PeerCredentials`]) an [`AllowedPeers`] admits
+//!   are served; the others are closed at accept ([`Error::PeerRefused`]).
+//!   Any stream reports its peer's credentials ([`LocalStream::peer_credentials`]).
 //!
 //! # Windows
 //!
@@ -34,7 +38,8 @@
 //! (a pipe is not a file, and it goes with the last handle to it), and file
 //! modes and socket roots do not apply: node-ipc 14 skips its socket-root
 //! preparation and `unlink` on Windows too. To serve one name from several
-//! tasks, share one listener, as on Unix.
+//! tasks, share one listener, as on Unix. Pipes report no peer credentials
+//! here, so a listener with allowed peers is refused at bind.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -42,9 +47,10 @@ use std::path::{Path, PathBuf};
 use crate::endpoint::Endpoint;
 use crate::error::Error;
 use crate::limit::{ConnectionLimit, ConnectionSlot};
-use crate::peer::PeerAddr;
+use crate::peer::{PeerAddr, PeerCredentials};
 use crate::DEFAULT_MAX_CONNECTIONS;
 
+mod allowed;
 mod path;
 #[cfg(unix)]
 mod unix;
@@ -55,13 +61,15 @@ mod windows;
 #[cfg(windows)]
 use windows as sys;
 
+pub use allowed::AllowedPeers;
 pub use path::{
     directly_inside, per_user_socket_root, resolve_path, windows_pipe_name, SocketPathRules,
     DEFAULT_APPSPACE, PIPE_PREFIX, V9_SOCKET_ROOT,
 };
 
 /// How a [`LocalListener`] binds: node-ipc's `unlink`, `readableAll`,
-/// `writableAll`, `maxConnections`, `socketRoot` and `secureSocketRoot`.
+/// `writableAll`, `maxConnections`, `socketRoot` and `secureSocketRoot`, and
+/// which peers it admits ([`AllowedPeers`], beyond node-ipc).
 ///
 /// ```
 /// use ipc_transport::local::LocalListenerOptions;
@@ -77,6 +85,7 @@ pub struct LocalListenerOptions {
     max_connections: usize,
     socket_root: Option<PathBuf>,
     secure_socket_root: bool,
+    allowed_peers: Option<AllowedPeers>,
 }
 
 impl Default for LocalListenerOptions {
@@ -90,6 +99,7 @@ impl Default for LocalListenerOptions {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             socket_root: None,
             secure_socket_root: true,
+            allowed_peers: None,
         }
     }
 }
@@ -134,6 +144,32 @@ impl LocalListenerOptions {
         self
     }
 
+    /// Admits only the peers `allowed` admits (default: everyone who can
+    /// open the socket file). Unix sockets only.
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_transport::Error> {
+    /// use ipc_transport::local::{AllowedPeers, LocalListener, LocalListenerOptions, LocalStream};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.world");
+    /// let same_user = LocalListenerOptions::default().allowed_peers(AllowedPeers::default().same_uid(true));
+    /// let listener = LocalListener::bind_with(&path, &same_user).await?;
+    /// let _client = LocalStream::connect(&path).await?;
+    /// let served = listener.accept().await?; // we are the same user as ourselves
+    /// assert_eq!(served.peer_credentials()?.pid(), Some(std::process::id()));
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    pub fn allowed_peers(mut self, allowed: AllowedPeers) -> Self {
+        self.allowed_peers = Some(allowed);
+        self
+    }
+
     /// Whether `unlink` is on.
     pub fn is_unlink(&self) -> bool {
         self.unlink
@@ -168,6 +204,7 @@ pub struct LocalListener {
     sys: sys::Listener,
     path: PathBuf,
     limit: ConnectionLimit,
+    allowed: Option<AllowedPeers>,
 }
 
 impl fmt::Debug for LocalListener {
@@ -176,6 +213,7 @@ impl fmt::Debug for LocalListener {
             .field("path", &self.path)
             .field("max_connections", &self.limit.max())
             .field("open_connections", &self.limit.open())
+            .field("allowed_peers", &self.allowed)
             .finish()
     }
 }
@@ -197,14 +235,22 @@ impl LocalListener {
     /// [`Error::AddrInUse`] when a live server holds the path (or it exists and
     /// `unlink` is off), [`Error::NotASocket`] when `unlink` meets a file that is
     /// not a socket, [`Error::InsecureSocketRoot`] when the socket root fails its
-    /// checks, [`Error::Bind`] for other failures.
+    /// checks, [`Error::Bind`] for other failures; on Windows,
+    /// [`Error::UnsupportedEndpoint`] when `options` name allowed peers.
     pub async fn bind_with(
         path: impl AsRef<Path>,
         options: &LocalListenerOptions,
     ) -> Result<LocalListener, Error> {
         let path = path.as_ref();
+        if cfg!(windows) && options.allowed_peers.is_some() {
+            return Err(Error::UnsupportedEndpoint {
+                endpoint: Endpoint::unix(path).to_string(),
+                reason: "named pipes report no peer uid or gid: allowed peers need a Unix socket",
+            });
+        }
         let (sys, path) = sys::Listener::bind(path, options).await?;
-        Ok(LocalListener { sys, path, limit: ConnectionLimit::new(options.max_connections) })
+        let limit = ConnectionLimit::new(options.max_connections);
+        Ok(LocalListener { sys, path, limit, allowed: options.allowed_peers.clone() })
     }
 
     /// Binds a local endpoint: `unix:PATH` as is, `id:NAME` through `rules`,
@@ -236,6 +282,8 @@ impl LocalListener {
     ///
     /// # Errors
     ///
+    /// [`Error::PeerRefused`] when the listener has allowed peers and this
+    /// one is not among them (or its credentials are unavailable), and
     /// [`Error::TooManyConnections`] when `max_connections` are open: that
     /// client was closed at once, and the listener goes on. [`Error::Io`] when
     /// accepting failed. Check [`Error::is_connection_error`] to decide whether
@@ -243,8 +291,18 @@ impl LocalListener {
     pub async fn accept(&self) -> Result<LocalStream, Error> {
         let stream = self.sys.accept().await?;
         let peer = PeerAddr::Local(self.path.clone());
+        let credentials = match &self.allowed {
+            None => None,
+            Some(allowed) => match sys::peer_credentials(&stream) {
+                Ok(credentials) if allowed.admits(&credentials, own_uid()) => Some(credentials),
+                refused => {
+                    drop(stream);
+                    return Err(Error::PeerRefused { peer, credentials: refused.ok() });
+                }
+            },
+        };
         match self.limit.try_acquire() {
-            Ok(slot) => Ok(LocalStream { inner: stream, peer, _slot: slot }),
+            Ok(slot) => Ok(LocalStream { inner: stream, peer, credentials, _slot: slot }),
             Err(max) => {
                 drop(stream);
                 Err(Error::TooManyConnections { max, peer })
@@ -276,6 +334,8 @@ impl LocalListener {
 pub struct LocalStream {
     inner: sys::Stream,
     peer: PeerAddr,
+    /// What the listener checked at accept, if it did.
+    credentials: Option<PeerCredentials>,
     _slot: ConnectionSlot,
 }
 
@@ -297,7 +357,12 @@ impl LocalStream {
         let (inner, name) = sys::connect(path)
             .await
             .map_err(|source| Error::Connect { endpoint: format!("unix:{}", path.display()), source })?;
-        Ok(LocalStream { inner, peer: PeerAddr::Local(name), _slot: ConnectionSlot::none() })
+        Ok(LocalStream {
+            inner,
+            peer: PeerAddr::Local(name),
+            credentials: None,
+            _slot: ConnectionSlot::none(),
+        })
     }
 
     /// Connects to a local endpoint: `unix:PATH` as is, `id:NAME` through `rules`.
@@ -323,6 +388,42 @@ impl LocalStream {
         &self.peer
     }
 
+    /// Who the other end is: the credentials of the client process (on a
+    /// server's stream) or of the server process (on a client's), as the
+    /// operating system recorded them when the connection was made (a server's:
+    /// when it called `listen`). See [`PeerCredentials`] for the system call
+    /// behind it on each platform.
+    ///
+    /// ```
+    /// # #[cfg(unix)]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_transport::Error> {
+    /// use ipc_transport::local::{LocalListener, LocalStream};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let listener = LocalListener::bind(dir.path().join("app.world")).await?;
+    /// let client = LocalStream::connect(listener.path()).await?;
+    /// let served = listener.accept().await?;
+    /// // both ends are this process here
+    /// assert_eq!(served.peer_credentials()?.pid(), Some(std::process::id()));
+    /// assert_eq!(client.peer_credentials()?, served.peer_credentials()?);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(unix))]
+    /// # fn main() {}
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// What the operating system reports; `Unsupported` on Windows, where
+    /// named pipes report no credentials here.
+    pub fn peer_credentials(&self) -> std::io::Result<PeerCredentials> {
+        match self.credentials {
+            Some(credentials) => Ok(credentials),
+            None => sys::peer_credentials(&self.inner),
+        }
+    }
+
     /// The tokio Unix stream underneath.
     #[cfg(unix)]
     pub fn get_ref(&self) -> &tokio::net::UnixStream {
@@ -331,3 +432,16 @@ impl LocalStream {
 }
 
 delegate_async_io!(LocalStream);
+
+/// The uid "same user" means: the server's effective uid when it accepts
+/// (a server that drops privileges after binding compares with its new uid).
+#[cfg(unix)]
+fn own_uid() -> u32 {
+    sys::own_uid()
+}
+
+/// Never reached on Windows: a listener with allowed peers does not bind.
+#[cfg(windows)]
+fn own_uid() -> u32 {
+    u32::MAX
+}

@@ -10,6 +10,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::{resolve_path, LocalListenerOptions};
 use crate::error::Error;
+use crate::peer::PeerCredentials;
 
 pub(super) type Stream = UnixStream;
 
@@ -85,6 +86,56 @@ fn widened_mode(mode: u32, readable_all: bool, writable_all: bool) -> Option<u32
 
 pub(super) async fn connect(path: &Path) -> io::Result<(Stream, PathBuf)> {
     Ok((UnixStream::connect(path).await?, path.to_owned()))
+}
+
+/// The peer's credentials, through tokio's `peer_cred` (no unsafe code of
+/// ours): `SO_PEERCRED` on Linux and Android, `getpeereid` on macOS, iOS and
+/// the BSDs, `getpeerucred` on Solaris and illumos. Elsewhere (tokio reports
+/// made-up root credentials on some such targets) nothing is trusted.
+///
+/// Not rustix's `socket_peercred`: its `UCred` holds the pid as a non-zero
+/// type, and the kernel reports pid 0 for a peer outside our PID namespace
+/// (a server in a container, a client on the host), which rustix 1.1 then
+/// turns into a bogus error through an invalid value.
+pub(super) fn peer_credentials(stream: &Stream) -> io::Result<PeerCredentials> {
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "solaris",
+        target_os = "illumos",
+    ))]
+    {
+        let cred = stream.peer_cred()?;
+        let pid = cred.pid().and_then(|pid| u32::try_from(pid).ok()).filter(|pid| *pid != 0);
+        Ok(PeerCredentials::new(cred.uid(), cred.gid(), pid))
+    }
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly",
+        target_os = "solaris",
+        target_os = "illumos",
+    )))]
+    {
+        let _ = stream;
+        Err(io::Error::new(io::ErrorKind::Unsupported, "peer credentials are not supported on this platform"))
+    }
+}
+
+/// The effective uid a peer must have to count as the same user.
+pub(super) fn own_uid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 /// Removes the socket at `path` unless a server answers on it.

@@ -112,6 +112,12 @@ pub(super) async fn connect(path: &Path) -> io::Result<(Stream, PathBuf)> {
     }
 }
 
+/// Named pipes report no uid or gid here (`GetNamedPipeClientProcessId` and
+/// the client's token would need Win32 calls this crate does not make).
+pub(super) fn peer_credentials(_stream: &Stream) -> io::Result<crate::peer::PeerCredentials> {
+    Err(io::Error::new(io::ErrorKind::Unsupported, "named pipes report no peer credentials"))
+}
+
 pub(super) enum Stream {
     Server(NamedPipeServer),
     Client(NamedPipeClient),

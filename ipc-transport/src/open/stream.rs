@@ -69,8 +69,8 @@ impl ConnectOptions {
 }
 
 /// A connection of any stream kind (local socket, TCP or TLS), either side:
-/// `AsyncRead + AsyncWrite`, with the peer's address and, for TLS, whether
-/// its certificate was verified. Made by [`IpcStream::connect`],
+/// `AsyncRead + AsyncWrite`, with the peer's address, for a local socket its
+/// credentials, and for TLS whether its certificate was verified. Made by [`IpcStream::connect`],
 /// [`IpcListener::accept`](crate::IpcListener::accept), or `From` one of the
 /// concrete streams.
 ///
@@ -87,6 +87,7 @@ impl ConnectOptions {
 /// let served = listener.accept().await?;
 /// assert_eq!(served.peer(), client.peer()); // a local peer is known by the socket path
 /// assert_eq!(served.is_authorized(), None); // not TLS
+/// assert_eq!(served.peer_credentials()?.pid(), Some(std::process::id())); // who: this process
 /// # Ok(())
 /// # }
 /// # #[cfg(not(all(unix, feature = "local")))]
@@ -164,6 +165,21 @@ impl IpcStream {
             Kind::Tcp(s) => s.peer(),
             #[cfg(feature = "tls")]
             Kind::Tls(s) => s.peer(),
+        }
+    }
+
+    /// Who the other end is, for a local socket: see
+    /// [`LocalStream::peer_credentials`](crate::local::LocalStream::peer_credentials).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for TCP and TLS (and on Windows); else what the operating system reports.
+    pub fn peer_credentials(&self) -> std::io::Result<crate::PeerCredentials> {
+        match &self.kind {
+            #[cfg(feature = "local")]
+            Kind::Local(s) => s.peer_credentials(),
+            #[allow(unreachable_patterns)]
+            _ => Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "not a local socket")),
         }
     }
 
