@@ -39,6 +39,19 @@ impl PeerAddr {
             _ => None,
         }
     }
+
+    /// The transport, as an endpoint's scheme names it: `"unix"` (a local
+    /// socket; a named pipe on Windows), `"tcp"`, `"tls"`, `"udp4"` or `"udp6"`.
+    /// The `transport` field of the `tracing` events and spans about this peer.
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            PeerAddr::Local(_) => "unix",
+            PeerAddr::Tcp(_) => "tcp",
+            PeerAddr::Tls(_) => "tls",
+            PeerAddr::Udp(SocketAddr::V4(_)) => "udp4",
+            PeerAddr::Udp(SocketAddr::V6(_)) => "udp6",
+        }
+    }
 }
 
 impl fmt::Display for PeerAddr {
@@ -66,5 +79,7 @@ mod tests {
         assert_eq!(PeerAddr::Udp(v6).to_string(), "udp6://[::1]:9");
         assert_eq!(PeerAddr::Udp(v6).socket_addr(), Some(v6));
         assert_eq!(PeerAddr::Local("/x".into()).path(), Some(Path::new("/x")));
+        assert_eq!(PeerAddr::Udp(v6).scheme(), "udp6");
+        assert_eq!(PeerAddr::Local("/x".into()).scheme(), "unix");
     }
 }

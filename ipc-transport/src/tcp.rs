@@ -144,6 +144,7 @@ impl TcpListener {
         let inner = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { endpoint: format!("tcp://{addr}"), source })?;
+        crate::trace::listening("tcp", &inner.local_addr().unwrap_or(addr), options.max_connections);
         Ok(TcpListener { inner, limit: ConnectionLimit::new(options.max_connections), tls: false })
     }
 
@@ -214,10 +215,12 @@ impl TcpListener {
             Ok(slot) => {
                 // fails only when the peer is already gone, which its first read or write reports
                 let _ = stream.set_nodelay(true);
+                crate::trace::accepted(&peer);
                 Poll::Ready(Ok(TcpStream { inner: stream, peer, _slot: slot }))
             }
             Err(max) => {
                 drop(stream);
+                crate::trace::too_many_connections(&peer, max);
                 Poll::Ready(Err(Error::TooManyConnections { max, peer }))
             }
         }
@@ -285,7 +288,10 @@ impl TcpStream {
         for addr in resolve_host(host, port, v6).await? {
             match connect_one(addr, options).await {
                 Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    crate::trace::connect_attempt_failed(addr, &e);
+                    last = Some(e);
+                }
             }
         }
         let source = last.expect("resolve_host returns at least one address");
@@ -367,7 +373,9 @@ async fn connect_one(addr: SocketAddr, options: &TcpConnectOptions) -> io::Resul
         None => socket.connect(addr).await?,
     };
     stream.set_nodelay(true)?;
-    Ok(TcpStream { inner: stream, peer: PeerAddr::Tcp(addr), _slot: ConnectionSlot::none() })
+    let peer = PeerAddr::Tcp(addr);
+    crate::trace::connected(&peer);
+    Ok(TcpStream { inner: stream, peer, _slot: ConnectionSlot::none() })
 }
 
 delegate_async_io!(TcpStream);

@@ -47,6 +47,7 @@ impl<P: Peer> Reader<'_, P> {
                 self.events.emit_lifecycle(Lifecycle::Data { peer: peer.clone(), bytes }).await;
             }
             Inbound::Bad(error) => {
+                crate::trace::bad_frame(&error, false);
                 if let Some(what) = self.bad_frame_log {
                     log(self.config, || format!("{what} {error}"));
                 }

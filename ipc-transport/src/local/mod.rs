@@ -204,6 +204,7 @@ impl LocalListener {
     ) -> Result<LocalListener, Error> {
         let path = path.as_ref();
         let (sys, path) = sys::Listener::bind(path, options).await?;
+        crate::trace::listening("unix", &path.display(), options.max_connections);
         Ok(LocalListener { sys, path, limit: ConnectionLimit::new(options.max_connections) })
     }
 
@@ -244,9 +245,13 @@ impl LocalListener {
         let stream = self.sys.accept().await?;
         let peer = PeerAddr::Local(self.path.clone());
         match self.limit.try_acquire() {
-            Ok(slot) => Ok(LocalStream { inner: stream, peer, _slot: slot }),
+            Ok(slot) => {
+                crate::trace::accepted(&peer);
+                Ok(LocalStream { inner: stream, peer, _slot: slot })
+            }
             Err(max) => {
                 drop(stream);
+                crate::trace::too_many_connections(&peer, max);
                 Err(Error::TooManyConnections { max, peer })
             }
         }
@@ -297,7 +302,9 @@ impl LocalStream {
         let (inner, name) = sys::connect(path)
             .await
             .map_err(|source| Error::Connect { endpoint: format!("unix:{}", path.display()), source })?;
-        Ok(LocalStream { inner, peer: PeerAddr::Local(name), _slot: ConnectionSlot::none() })
+        let peer = PeerAddr::Local(name);
+        crate::trace::connected(&peer);
+        Ok(LocalStream { inner, peer, _slot: ConnectionSlot::none() })
     }
 
     /// Connects to a local endpoint: `unix:PATH` as is, `id:NAME` through `rules`.
