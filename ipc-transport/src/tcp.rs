@@ -141,11 +141,25 @@ impl TcpListener {
     ///
     /// [`Error::Bind`].
     pub async fn bind_with(addr: SocketAddr, options: &TcpListenerOptions) -> Result<TcpListener, Error> {
+        TcpListener::bind_as(addr, options, false).await
+    }
+
+    /// [`TcpListener::bind_with`] for a TCP or a TLS listener (which tells its
+    /// peers and its `listening` event apart).
+    pub(crate) async fn bind_as(
+        addr: SocketAddr,
+        options: &TcpListenerOptions,
+        tls: bool,
+    ) -> Result<TcpListener, Error> {
         let inner = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { endpoint: format!("tcp://{addr}"), source })?;
-        crate::trace::listening("tcp", &inner.local_addr().unwrap_or(addr), options.max_connections);
-        Ok(TcpListener { inner, limit: ConnectionLimit::new(options.max_connections), tls: false })
+        crate::trace::listening(
+            if tls { "tls" } else { "tcp" },
+            &inner.local_addr().unwrap_or(addr),
+            options.max_connections,
+        );
+        Ok(TcpListener { inner, limit: ConnectionLimit::new(options.max_connections), tls })
     }
 
     /// Binds the first address `host` resolves to (a name such as `localhost`, or an IP address).
@@ -158,9 +172,19 @@ impl TcpListener {
         port: u16,
         options: &TcpListenerOptions,
     ) -> Result<TcpListener, Error> {
+        TcpListener::bind_host_as(host, port, options, false).await
+    }
+
+    /// [`TcpListener::bind_host`] for a TCP or a TLS listener.
+    pub(crate) async fn bind_host_as(
+        host: &str,
+        port: u16,
+        options: &TcpListenerOptions,
+        tls: bool,
+    ) -> Result<TcpListener, Error> {
         let mut last = None;
         for addr in resolve_host(host, port, None).await? {
-            match TcpListener::bind_with(addr, options).await {
+            match TcpListener::bind_as(addr, options, tls).await {
                 Ok(listener) => return Ok(listener),
                 Err(e) => last = Some(e),
             }

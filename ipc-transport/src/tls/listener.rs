@@ -68,7 +68,7 @@ impl TlsListener {
         options: &TcpListenerOptions,
     ) -> Result<TlsListener, Error> {
         let side = config.build()?;
-        let tcp = TcpListener::bind_with(addr, options).await?;
+        let tcp = TcpListener::bind_as(addr, options, true).await?;
         Ok(TlsListener::with_side(tcp, side))
     }
 
@@ -89,7 +89,7 @@ impl TlsListener {
             });
         };
         let side = config.build()?;
-        let tcp = TcpListener::bind_host(host, *port, options).await?;
+        let tcp = TcpListener::bind_host_as(host, *port, options, true).await?;
         Ok(TlsListener::with_side(tcp, side))
     }
 
