@@ -228,7 +228,7 @@ async fn a_client_reports_its_connections_and_retries_in_its_own_span() {
     let client_span = format!("client{{id=\"world\" endpoint=unix:{}}}", path.display());
     let span = format!(
         "{client_span}:connection{{side=\"client\" transport=\"unix\" peer=unix:{}}}",
-        path.display()
+        local_name(&path).display()
     );
     logs.line(&[" INFO ", &span, "ipc_compat: connected"]);
     logs.line(&[" INFO ", &span, "disconnected", "reason=\"peer closed\""]);
