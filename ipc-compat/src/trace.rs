@@ -1,5 +1,5 @@
 //! The `tracing` spans and events this crate emits, in one place (the table
-//! is in the crate's README, "Diagnostics").
+//! of every crate's spans and events: `ARCHITECTURE.md`, "Diagnostics").
 //!
 //! Spans are made once per server run, per client and per connection; events
 //! come from per-connection and cold paths only (connect, disconnect, a
@@ -8,7 +8,7 @@
 //! `tracing`, so without a subscriber a connection pays one disabled span (a
 //! few dozen bytes, a branch per poll) and nothing per event.
 
-use ipc_codec::CodecError;
+use ipc_codec::{CodecError, EXCERPT_LEN};
 use ipc_transport::{Endpoint, PeerAddr};
 use tracing::Span;
 
@@ -103,7 +103,27 @@ pub(crate) fn disconnected(ended: Option<&Ended>, peer_id: impl FnOnce() -> Opti
         Some(Ended::Killed(Some(e))) => Some(e as &dyn std::error::Error),
         _ => None,
     };
-    tracing::info!(target: "ipc_compat", reason, error = error.map(tracing::field::display), id = peer_id(), "disconnected");
+    tracing::info!(
+        target: "ipc_compat",
+        reason,
+        error = error.map(tracing::field::display),
+        id = peer_id().map(bounded),
+        "disconnected"
+    );
+}
+
+/// A peer's text (the id it announced) cut to [`EXCERPT_LEN`] bytes, so
+/// that a peer cannot grow a log line with it.
+fn bounded(mut text: String) -> String {
+    if text.len() > EXCERPT_LEN {
+        let mut end = EXCERPT_LEN;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
 }
 
 /// A client's connection attempt failed.
@@ -141,4 +161,18 @@ pub(crate) fn assured_refused(endpoint: &Endpoint, side: &'static str, error: &E
 #[cold]
 pub(crate) fn accept_failed(error: &ipc_transport::Error) {
     tracing::error!(target: "ipc_compat", error = %error, "accept failed");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_text_is_bounded_on_a_char_boundary() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = "é".repeat(EXCERPT_LEN);
+        let cut = bounded(long);
+        assert!(cut.ends_with("...") && cut.len() <= EXCERPT_LEN + 3, "{cut}");
+        assert!(cut.trim_end_matches("...").chars().all(|c| c == 'é'));
+    }
 }

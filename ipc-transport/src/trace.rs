@@ -1,5 +1,5 @@
-//! The `tracing` events this crate emits, in one place (the table is in the
-//! crate's README, "Diagnostics").
+//! The `tracing` events this crate emits, in one place (the table of every
+//! crate's spans and events: `ARCHITECTURE.md`, "Diagnostics").
 //!
 //! Only per-connection and cold paths call these: binding, accepting,
 //! connecting, refusing, TLS handshakes, and datagrams that fail to decode.
