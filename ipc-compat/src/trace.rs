@@ -60,10 +60,13 @@ pub(crate) fn new_udp_peer(peer: &PeerAddr) {
 
 /// A frame was refused: the 9.x policy reports it and goes on, the 14.x
 /// policy closes the connection (`closing`). The excerpt is the start of the
-/// frame, bounded and escaped (ipc-codec's `Excerpt`), when the error keeps one.
+/// frame, bounded and escaped (ipc-codec's `Excerpt`), when the error keeps
+/// one. `source`: the sender of a datagram (a connection's span names its peer).
 #[cold]
-pub(crate) fn bad_frame(error: &CodecError, closing: bool) {
-    tracing::warn!(target: "ipc_compat",
+pub(crate) fn bad_frame(error: &CodecError, closing: bool, source: Option<&PeerAddr>) {
+    tracing::warn!(
+        target: "ipc_compat",
+        peer = source.map(tracing::field::display),
         error = %error,
         excerpt = error.excerpt().map(tracing::field::display),
         closing,
@@ -81,7 +84,7 @@ pub(crate) fn disconnected(ended: Option<&Ended>, peer_id: impl FnOnce() -> Opti
         Some(Ended::PeerClosed) => "peer closed",
         Some(Ended::Drained) => "ended by us",
         Some(Ended::ReadFailed(e)) if e.is_frame_error() => {
-            bad_frame(e, true);
+            bad_frame(e, true, None);
             "bad frame"
         }
         Some(Ended::ReadFailed(CodecError::Io(e))) if e.kind() == std::io::ErrorKind::TimedOut => {

@@ -98,6 +98,29 @@ async fn a_connection_reports_connect_bad_frame_and_disconnect_in_its_span() {
 }
 
 #[tokio::test]
+async fn a_bad_datagram_names_its_source() {
+    let (logs, _guard) = capture();
+    let dir = tempfile::tempdir().unwrap();
+    let w = Ipc::new(v9(dir.path()));
+    let server = w.serve_net(Some("127.0.0.1"), Some(0), Some(ipc_compat::UdpType::Udp4)).unwrap();
+    let mut life = server.lifecycle(16);
+    let server = started(server).await;
+    let port = server.local_addr().unwrap().port();
+    let sender = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sender.send_to(b"\x1b[31mred\x0c", ("127.0.0.1", port)).unwrap();
+    wait_lifecycle(&mut life, "error").await;
+    logs.line(&[
+        " WARN ",
+        &format!("server{{endpoint=udp4://127.0.0.1:{port}}}"),
+        "ipc_compat: bad frame",
+        &format!("peer=udp4://{}", sender.local_addr().unwrap()),
+        // a terminal escape sequence, escaped
+        r#"excerpt="\u{1b}[31mred""#,
+    ]);
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn the_fourteen_policy_closes_on_a_bad_frame_and_says_so() {
     let (logs, _guard) = capture();
     let dir = tempfile::tempdir().unwrap();
