@@ -43,6 +43,14 @@ impl PeerAddr {
     /// The transport, as an endpoint's scheme names it: `"unix"` (a local
     /// socket; a named pipe on Windows), `"tcp"`, `"tls"`, `"udp4"` or `"udp6"`.
     /// The `transport` field of the `tracing` events and spans about this peer.
+    ///
+    /// ```
+    /// use ipc_transport::PeerAddr;
+    ///
+    /// let peer = PeerAddr::Udp("[::1]:8000".parse().unwrap());
+    /// assert_eq!(peer.scheme(), "udp6");
+    /// assert!(peer.to_string().starts_with("udp6://"));
+    /// ```
     pub fn scheme(&self) -> &'static str {
         match self {
             PeerAddr::Local(_) => "unix",
