@@ -135,6 +135,30 @@ impl CodecError {
     pub fn is_frame_error(&self) -> bool {
         !matches!(self, CodecError::Io(_) | CodecError::Config(_))
     }
+
+    /// The start of the offending frame, for the errors that keep one
+    /// (invalid UTF-8 or JSON, not an object, no `type` or a `type` that is
+    /// not a string): at most [`EXCERPT_LEN`] bytes, printed escaped.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use ipc_codec::JsonCodec;
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// let mut buf = BytesMut::from(&b"oops\x0c"[..]);
+    /// let error = JsonCodec::default().decode(&mut buf).unwrap_err();
+    /// assert_eq!(error.excerpt().unwrap().to_string(), "\"oops\"");
+    /// ```
+    pub fn excerpt(&self) -> Option<&Excerpt> {
+        match self {
+            CodecError::InvalidUtf8 { excerpt, .. }
+            | CodecError::InvalidJson { excerpt, .. }
+            | CodecError::NotAnObject { excerpt, .. }
+            | CodecError::MissingType { excerpt }
+            | CodecError::TypeNotString { excerpt, .. } => Some(excerpt),
+            _ => None,
+        }
+    }
 }
 
 impl From<CodecError> for io::Error {

@@ -10,6 +10,7 @@ use ipc_events::{Dispatcher, Lifecycle, SyncGate};
 use ipc_transport::{Endpoint, IpcStream};
 use serde::Serialize;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use crate::config::{BadFrame, Config, Side, StopRetrying};
 use crate::core::{serve_stream, Ended, IdleTimeout, Killer, Outbox, Peer, Reader};
@@ -380,9 +381,11 @@ impl Client {
                     inner.outbox.set_online(true);
                     self.set_state(ClientState::Connected);
                     log(&inner.config, || format!("connected to {}; retrying reset", inner.id));
+                    let span = crate::trace::client_connection(io.peer());
+                    span.in_scope(crate::trace::connected);
                     self.raise(Lifecycle::Connect(self.clone())).await;
                     self.report_dropped().await;
-                    let outcome = self.serve(io, &killer).await;
+                    let outcome = self.serve(io, &killer).instrument(span).await;
                     inner.outbox.abandon_in_flight();
                     inner.outbox.set_online(false);
                     match outcome {
@@ -395,6 +398,7 @@ impl Client {
                     }
                 }
                 Some(Err(e)) => {
+                    crate::trace::connect_failed(&e);
                     give_up = matches!(e, ipc_transport::Error::TlsConfig { .. });
                     self.error(Error::Transport(e)).await;
                 }
@@ -410,9 +414,17 @@ impl Client {
                 (live.stop_retrying == StopRetrying::Now, live.retry)
             };
             if give_up || stop_now || self.retries_remaining() < 1 {
+                crate::trace::gave_up(if give_up {
+                    "the connection broke the profile's rules, or the TLS configuration is unusable"
+                } else if stop_now {
+                    "stopRetrying"
+                } else {
+                    "maxRetries reached"
+                });
                 self.destroy().await;
                 return;
             }
+            crate::trace::retrying(retry, self.retries_remaining());
             self.set_state(ClientState::Disconnected);
             self.raise(Lifecycle::Disconnect(self.clone())).await;
             let waited = tokio::select! {
@@ -456,6 +468,7 @@ impl Client {
         let dropped = self.inner.outbox.take_dropped();
         if dropped > 0 {
             let capacity = self.inner.outbox.max_offline();
+            crate::trace::events_dropped(dropped, capacity);
             self.error(Error::EventsDropped { dropped, capacity }).await;
         }
     }
@@ -485,6 +498,7 @@ impl Client {
                 serve_stream(io, &codec, outbox, killer, &reader, self, gate, None).await
             }
         };
+        crate::trace::disconnected(Some(&ended), || None);
         match ended {
             Ended::PeerClosed | Ended::Drained => Outcome::Closed,
             Ended::ReadFailed(e) => {

@@ -116,14 +116,17 @@ impl Ipc {
     /// skips the formatting when silent.
     pub fn log(&self, message: impl fmt::Display) {
         let config = self.inner.config.read().unwrap_or_else(PoisonError::into_inner);
-        if !config.silent {
+        if !config.silent && config.logger.is_wanted() {
             config.logger.log(&message.to_string());
         }
     }
 
-    /// Whether logging is on (`!config.silent`).
+    /// Whether logging is on: `!config.silent`, and the logger takes lines
+    /// now (a [`Logger::tracing`](crate::Logger::tracing) one only while a
+    /// subscriber wants them).
     pub fn is_logging(&self) -> bool {
-        !self.inner.config.read().unwrap_or_else(PoisonError::into_inner).silent
+        let config = self.inner.config.read().unwrap_or_else(PoisonError::into_inner);
+        !config.silent && config.logger.is_wanted()
     }
 
     /// `util.inspect(value, {depth: logDepth, colors: logInColor})`, for log lines.
@@ -240,7 +243,8 @@ impl Ipc {
         of.insert(id.to_owned(), client.clone());
         drop(of);
         setup(&client);
-        runtime.spawn(client.clone().run());
+        let span = crate::trace::client(id, &client.endpoint());
+        runtime.spawn(tracing::Instrument::instrument(client.clone().run(), span));
         Ok(client)
     }
 

@@ -66,6 +66,7 @@ mod ipc;
 mod log;
 mod server;
 mod socket;
+mod trace;
 mod wire;
 
 pub use client::{Client, ClientState};

@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use crate::config::Config;
 
-/// Logs a line built by `line` unless `config.silent` (nothing is formatted then).
+/// Logs a line built by `line` unless `config.silent` or the logger takes
+/// nothing now (nothing is formatted then).
 pub(crate) fn log(config: &Config, line: impl FnOnce() -> String) {
-    if !config.silent {
+    if !config.silent && config.logger.is_wanted() {
         config.logger.log(&line());
     }
 }

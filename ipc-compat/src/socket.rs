@@ -237,6 +237,10 @@ impl Socket {
 }
 
 impl Peer for Socket {
+    fn datagram_source(&self) -> Option<&PeerAddr> {
+        self.is_udp().then_some(&self.inner.peer)
+    }
+
     fn learn_id(&self, event: &Event) {
         let Some(raw) = event.raw_data_member("id") else { return };
         let mut id = self.inner.id.lock().unwrap_or_else(PoisonError::into_inner);

@@ -78,6 +78,7 @@ mod limit;
 #[cfg(any(feature = "local", feature = "tcp"))]
 mod open;
 mod peer;
+mod trace;
 
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]

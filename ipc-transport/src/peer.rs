@@ -40,6 +40,27 @@ impl PeerAddr {
             _ => None,
         }
     }
+
+    /// The transport, as an endpoint's scheme names it: `"unix"` (a local
+    /// socket; a named pipe on Windows), `"tcp"`, `"tls"`, `"udp4"` or `"udp6"`.
+    /// The `transport` field of the `tracing` events and spans about this peer.
+    ///
+    /// ```
+    /// use ipc_transport::PeerAddr;
+    ///
+    /// let peer = PeerAddr::Udp("[::1]:8000".parse().unwrap());
+    /// assert_eq!(peer.scheme(), "udp6");
+    /// assert!(peer.to_string().starts_with("udp6://"));
+    /// ```
+    pub fn scheme(&self) -> &'static str {
+        match self {
+            PeerAddr::Local(_) => "unix",
+            PeerAddr::Tcp(_) => "tcp",
+            PeerAddr::Tls(_) => "tls",
+            PeerAddr::Udp(SocketAddr::V4(_)) => "udp4",
+            PeerAddr::Udp(SocketAddr::V6(_)) => "udp6",
+        }
+    }
 }
 
 impl fmt::Display for PeerAddr {
@@ -130,5 +151,7 @@ mod tests {
         assert_eq!(PeerAddr::Udp(v6).to_string(), "udp6://[::1]:9");
         assert_eq!(PeerAddr::Udp(v6).socket_addr(), Some(v6));
         assert_eq!(PeerAddr::Local("/x".into()).path(), Some(Path::new("/x")));
+        assert_eq!(PeerAddr::Udp(v6).scheme(), "udp6");
+        assert_eq!(PeerAddr::Local("/x".into()).scheme(), "unix");
     }
 }

@@ -260,11 +260,26 @@ impl TcpListener {
     ///
     /// [`Error::Bind`].
     pub async fn bind_with(addr: SocketAddr, options: &TcpListenerOptions) -> Result<TcpListener, Error> {
+        TcpListener::bind_as(addr, options, false).await
+    }
+
+    /// [`TcpListener::bind_with`] for a TCP or a TLS listener (which tells its
+    /// peers and its `listening` event apart).
+    pub(crate) async fn bind_as(
+        addr: SocketAddr,
+        options: &TcpListenerOptions,
+        tls: bool,
+    ) -> Result<TcpListener, Error> {
         let inner = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { endpoint: format!("tcp://{addr}"), source })?;
+        crate::trace::listening(
+            if tls { "tls" } else { "tcp" },
+            &inner.local_addr().unwrap_or(addr),
+            options.max_connections,
+        );
         let limit = ConnectionLimit::new(options.max_connections);
-        Ok(TcpListener { inner, limit, keepalive: options.keepalive, tls: false })
+        Ok(TcpListener { inner, limit, keepalive: options.keepalive, tls })
     }
 
     /// Binds the first address `host` resolves to (a name such as `localhost`, or an IP address).
@@ -277,9 +292,19 @@ impl TcpListener {
         port: u16,
         options: &TcpListenerOptions,
     ) -> Result<TcpListener, Error> {
+        TcpListener::bind_host_as(host, port, options, false).await
+    }
+
+    /// [`TcpListener::bind_host`] for a TCP or a TLS listener.
+    pub(crate) async fn bind_host_as(
+        host: &str,
+        port: u16,
+        options: &TcpListenerOptions,
+        tls: bool,
+    ) -> Result<TcpListener, Error> {
         let mut last = None;
         for addr in resolve_host(host, port, None).await? {
-            match TcpListener::bind_with(addr, options).await {
+            match TcpListener::bind_as(addr, options, tls).await {
                 Ok(listener) => return Ok(listener),
                 Err(e) => last = Some(e),
             }
@@ -337,10 +362,12 @@ impl TcpListener {
                 if let Some(keepalive) = &self.keepalive {
                     let _ = keepalive.apply(&stream);
                 }
+                crate::trace::accepted(&peer);
                 Poll::Ready(Ok(TcpStream { inner: stream, peer, _slot: slot }))
             }
             Err(max) => {
                 drop(stream);
+                crate::trace::too_many_connections(&peer, max);
                 Poll::Ready(Err(Error::TooManyConnections { max, peer }))
             }
         }
@@ -408,7 +435,10 @@ impl TcpStream {
         for addr in resolve_host(host, port, v6).await? {
             match connect_one(addr, options).await {
                 Ok(stream) => return Ok(stream),
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    crate::trace::connect_attempt_failed(addr, &e);
+                    last = Some(e);
+                }
             }
         }
         let source = last.expect("resolve_host returns at least one address");
@@ -493,7 +523,9 @@ async fn connect_one(addr: SocketAddr, options: &TcpConnectOptions) -> io::Resul
     if let Some(keepalive) = &options.keepalive {
         keepalive.apply(&stream)?;
     }
-    Ok(TcpStream { inner: stream, peer: PeerAddr::Tcp(addr), _slot: ConnectionSlot::none() })
+    let peer = PeerAddr::Tcp(addr);
+    crate::trace::connected(&peer);
+    Ok(TcpStream { inner: stream, peer, _slot: ConnectionSlot::none() })
 }
 
 delegate_async_io!(TcpStream);

@@ -200,6 +200,7 @@ where
         if let Some(n) = options.send_buffer_size {
             sock.set_send_buffer_size(n).map_err(bind_err)?;
         }
+        crate::trace::listening(scheme, &socket.local_addr().unwrap_or(addr), 0);
         Ok(Self::from_socket(socket, codec, options))
     }
 
@@ -277,6 +278,7 @@ where
                 Ok(None) => break,
                 Err(source) => {
                     clean = false;
+                    crate::trace::bad_datagram(from, &source);
                     let fatal = !source.is_frame_error();
                     self.ready.push_back(Err(Error::Datagram { from, source }));
                     if fatal {
@@ -301,6 +303,7 @@ where
         };
         match reason {
             Some(reason) => {
+                crate::trace::partial_frame_dropped(from, buf.len(), reason);
                 self.ready.push_back(Err(Error::PartialFrameDropped { from, bytes: buf.len(), reason }))
             }
             None => {
@@ -319,6 +322,7 @@ where
         self.partials.retain(|from, p| {
             let keep = now.duration_since(p.since) < timeout;
             if !keep {
+                crate::trace::partial_frame_dropped(*from, p.buf.len(), "unfinished frame expired");
                 ready.push_back(Err(Error::PartialFrameDropped {
                     from: *from,
                     bytes: p.buf.len(),

@@ -23,7 +23,9 @@ Stdin lines are {\"type\":T,\"data\":D} (data optional); nipc serve also takes \
 peer as printed (\"#3 tcp://127.0.0.1:50123\", or just 3, or its address). Events print as
 {\"type\":T,\"data\":D} (serve adds \"peer\") with D exactly the bytes that came in.
 With --raw, stdin lines and printed lines are payloads in --encoding (utf8 by default).
-Progress and errors go to stderr as `nipc: ...` lines.
+Progress and errors go to stderr as `nipc: ...` lines; -v adds the libraries' tracing output there
+(-v info: connections, refusals, bad frames; -vv debug: binds, accepts, TLS handshakes; -vvv trace),
+and RUST_LOG (e.g. RUST_LOG=ipc_transport=debug), when set, replaces what -v selects.
 
 Exit status: 0 done, 1 runtime failure, 2 bad arguments (bad stdin lines are reported and skipped).";
 
@@ -114,6 +116,9 @@ struct Options {
     /// connect, emit over UDP: the local address to send from (IP or IP:PORT; default any, port 0).
     #[arg(long, global = true, value_name = "ADDR")]
     bind: Option<String>,
+    /// Tracing output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG, when set, wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 fn parse_encoding(s: &str) -> Result<Encoding, String> {
@@ -163,6 +168,8 @@ pub(crate) struct Settings {
     pub(crate) custom_socket_root: bool,
     /// Local address for UDP clients.
     pub(crate) bind: Option<SocketAddr>,
+    /// How many `-v` were given.
+    pub(crate) verbosity: u8,
 }
 
 /// Parses and checks the command line. Help and version print and exit here.
@@ -289,6 +296,7 @@ fn settings(cli: Cli) -> Result<Settings, Failure> {
         path_rules,
         custom_socket_root: o.socket_root.is_some(),
         bind,
+        verbosity: o.verbose,
     })
 }
 

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use futures::{SinkExt, StreamExt};
 use ipc_codec::CodecError;
+use tracing::Instrument as _;
 
 use crate::args::Settings;
 use crate::lines::{Line, Printer, StdinLines};
@@ -15,7 +16,17 @@ use crate::wire::{self, Framed, Link, Udp, WireCodec, LINGER};
 pub(crate) async fn run(settings: &Settings) -> Result<(), Failure> {
     let printer = Printer::start();
     let result = match wire::connect(settings).await? {
-        Link::Stream(framed) => stream(&settings.mode, framed, &printer).await,
+        Link::Stream(framed) => {
+            let span = crate::diagnostics::client_connection(framed.get_ref().peer());
+            span.in_scope(crate::diagnostics::connected);
+            let served = async {
+                let result = stream(&settings.mode, framed, &printer).await;
+                let reason = result.as_ref().err().map(|f| f as &dyn std::fmt::Display);
+                crate::diagnostics::disconnected(reason);
+                result
+            };
+            served.instrument(span).await
+        }
         Link::Udp(udp, target) => datagrams(&settings.mode, udp, target, &printer).await,
     };
     printer.flush().await;

@@ -280,6 +280,7 @@ impl Printer {
             Some(line) => self.print(line).await,
             None => {
                 if let Incoming::Bad(e) = item {
+                    crate::diagnostics::bad_frame(e);
                     match peer {
                         Some(peer) => note!("bad frame from {peer}: {e}"),
                         None => note!("bad frame: {e}"),

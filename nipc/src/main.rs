@@ -6,6 +6,9 @@
 //! [JSON]` sends one event. Built straight on `ipc-transport` and `ipc-codec`,
 //! so what it prints is what was on the wire: event data keeps its bytes.
 //!
+//! `-v` (info), `-vv` (debug), `-vvv` (trace) or `RUST_LOG` (which wins when
+//! set) turn on the `tracing` output of nipc and its libraries on stderr.
+//!
 //! Exit codes: 0 done, 1 runtime failure (connection refused, bind failed,
 //! connection lost), 2 bad arguments. A bad stdin line is reported on stderr
 //! and skipped; it does not change the exit code.
@@ -15,6 +18,9 @@
 // Shared types, and what goes to stderr:
 mod message;
 mod report;
+
+// -v and RUST_LOG: tracing on stderr:
+mod diagnostics;
 
 // Lines on stdin and stdout:
 mod lines;
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(failure) => return report(failure),
     };
+    diagnostics::init(settings.verbosity);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return report(Failure::runtime(format!("cannot start the async runtime: {e}"))),

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::StreamExt;
 use ipc_transport::{BatchSender, IpcListener, PeerAddr};
+use tracing::Instrument as _;
 
 use crate::args::Settings;
 use crate::lines::{Line, Printer, StdinLines, Target};
@@ -20,11 +21,13 @@ pub(crate) async fn run(settings: &Settings) -> Result<(), Failure> {
     let result = match wire::bind(settings).await? {
         Bound::Streams(listener, name) => {
             note!("listening on {name}");
+            crate::diagnostics::listening(&name);
             streams(&settings.mode, listener, &printer).await
         }
         Bound::Udp(udp) => {
             let addr = udp.local_addr().map_err(|e| Failure::runtime(format!("local address: {e}")))?;
             note!("listening on {}", PeerAddr::Udp(addr));
+            crate::diagnostics::listening(&PeerAddr::Udp(addr));
             datagrams(&settings.mode, udp, &printer).await
         }
     };
@@ -119,7 +122,9 @@ fn spawn_conn(n: u64, framed: Framed, addr: PeerAddr, mode: Mode, registry: Regi
     let (tx, writer) = ipc_transport::batch_writer(sink, 256);
     lock(&registry).insert(n, Conn { peer: peer.clone(), addr: addr.to_string(), tx });
     note!("{peer} connected");
-    tokio::spawn(async move {
+    let span = crate::diagnostics::server_connection(&addr, n);
+    span.in_scope(crate::diagnostics::connected);
+    let served = async move {
         let reading = async {
             while let Some(item) = incoming.next().await {
                 printer.show(&item?, &mode, Some(&peer)).await;
@@ -131,11 +136,13 @@ fn spawn_conn(n: u64, framed: Framed, addr: PeerAddr, mode: Mode, registry: Regi
             written = writer.run() => written.err().map(|e| e.to_string()),
         };
         lock(&registry).remove(&n);
+        crate::diagnostics::disconnected(reason.as_ref().map(|r| r as &dyn std::fmt::Display));
         match reason {
             Some(reason) => note!("{peer} disconnected: {reason}"),
             None => note!("{peer} disconnected"),
         }
-    });
+    };
+    tokio::spawn(served.instrument(span));
 }
 
 /// Sends a stdin line to its peer, or to every peer.
@@ -208,6 +215,7 @@ async fn datagrams(mode: &Mode, udp: Box<Udp>, printer: &Printer) -> Result<(), 
                     let peer = PeerAddr::Udp(from).to_string();
                     if new {
                         note!("heard from {peer}");
+                        crate::diagnostics::new_udp_peer(&PeerAddr::Udp(from));
                     }
                     printer.show(&item, mode, Some(&peer)).await;
                 }

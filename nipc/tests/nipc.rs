@@ -8,7 +8,7 @@
 #[path = "nipc/harness.rs"]
 mod harness;
 
-use harness::{free_udp_port, run, Nipc, STEP};
+use harness::{free_udp_port, run, run_with_log, Nipc, STEP};
 use interop::{pki, NodeIpc, PeerBuilder, PeerProcess, Pki};
 use serde_json::{json, Value};
 
@@ -359,6 +359,67 @@ fn nipc_udp_with_bind() {
     assert_eq!(client.stdout_line(), r#"{"type":"pong","data":[true]}"#);
     client.close_stdin();
     assert_eq!(client.exit_code(), 0, "{}", client.context());
+    server.interrupt();
+}
+
+// ---------------------------------------------------------------------------
+// -v and RUST_LOG
+
+/// Without -v (and without RUST_LOG) stderr holds nipc's notes alone; -v adds
+/// the tracing output: each connection's span (transport, peer) on its
+/// connect, bad frame (with the frame's escaped start) and disconnect;
+/// RUST_LOG, when set, replaces what -v selects.
+#[test]
+fn verbose_adds_tracing_to_stderr_and_rust_log_wins() {
+    let mut server = Nipc::spawn(["serve", "-v", "tcp://127.0.0.1:0"]);
+    let listening = server.stderr_until("nipc: listening on ");
+    let endpoint = listening.rsplit(' ').next().unwrap().to_owned();
+    let traced = server.stderr_until("nipc: listening endpoint=");
+    assert!(traced.contains(" INFO "), "{traced}");
+
+    // quiet: notes only
+    let (code, _, stderr) = run(["emit", &endpoint, "quiet"], "");
+    assert_eq!(code, 0, "{stderr:?}");
+    assert!(!stderr.is_empty() && stderr.iter().all(|l| l.starts_with("nipc: ")), "{stderr:?}");
+    assert_eq!(server.stdout_line().split(',').next().unwrap(), r#"{"type":"quiet""#);
+
+    // -v: the client's connection, in its span
+    let (code, _, stderr) = run(["emit", "-v", &endpoint, "loud"], "");
+    assert_eq!(code, 0, "{stderr:?}");
+    let port = endpoint.rsplit(':').next().unwrap();
+    let span = format!("connection{{side=\"client\" transport=\"tcp\" peer=tcp://127.0.0.1:{port}}}");
+    for want in ["nipc: connected", "nipc: disconnected"] {
+        assert!(
+            stderr.iter().any(|l| l.contains(" INFO ") && l.contains(&span) && l.contains(want)),
+            "{want}: {stderr:?}"
+        );
+    }
+    assert!(!stderr.iter().any(|l| l.contains("DEBUG")), "-v is info: {stderr:?}");
+    server.stdout_line();
+
+    // RUST_LOG wins over -v: the transport's debug events, none of nipc's own
+    let (code, _, stderr) =
+        run_with_log(["emit", "-v", &endpoint, "filtered"], "", Some("ipc_transport=debug"));
+    assert_eq!(code, 0, "{stderr:?}");
+    assert!(
+        stderr.iter().any(|l| l.contains("DEBUG") && l.contains("ipc_transport: connected")),
+        "{stderr:?}"
+    );
+    assert!(!stderr.iter().any(|l| l.contains(": nipc: ")), "{stderr:?}");
+    server.stdout_line();
+
+    // the server's side of a connection that sends a bad frame
+    let mut raw = std::net::TcpStream::connect(endpoint.trim_start_matches("tcp://")).unwrap();
+    let me = raw.local_addr().unwrap();
+    std::io::Write::write_all(&mut raw, b"not \"json\x01\x0c{\"type\":\"after\",\"data\":1}\x0c").unwrap();
+    assert!(server.stdout_line().starts_with(r#"{"type":"after""#));
+    drop(raw);
+    let span = format!("connection{{side=\"server\" transport=\"tcp\" peer=tcp://{me} number=4}}");
+    let connected = server.stderr_until(&format!("{span}: nipc: connected"));
+    assert!(connected.contains(" INFO "), "{connected}");
+    let bad = server.stderr_until(&format!("{span}: nipc: bad frame"));
+    assert!(bad.contains(" WARN ") && bad.contains(r#"excerpt="not \"json\u{1}""#), "{bad}");
+    server.stderr_until(&format!("{span}: nipc: disconnected"));
     server.interrupt();
 }
 

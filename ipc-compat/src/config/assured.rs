@@ -40,11 +40,16 @@ impl Config {
     ///
     /// [`Error::Config`] saying which rule the endpoint breaks.
     pub(crate) fn check_assured(&self, endpoint: &Endpoint, side: Side) -> Result<(), Error> {
-        match (self.parser, side) {
+        let checked = match (self.parser, side) {
             (Profile::Assured, Side::Server) => self.assured_server(endpoint),
             (Profile::Assured, Side::Client) => self.assured_client(endpoint),
             _ => Ok(()),
+        };
+        if let Err(e) = &checked {
+            let side = if side == Side::Server { "server" } else { "client" };
+            crate::trace::assured_refused(endpoint, side, e);
         }
+        checked
     }
 
     fn assured_server(&self, endpoint: &Endpoint) -> Result<(), Error> {

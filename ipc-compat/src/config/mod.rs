@@ -126,7 +126,8 @@ pub struct Config {
     pub log_in_color: bool,
     /// `logDepth`: how deep [`Ipc::inspect`](crate::Ipc::inspect) prints nested values.
     pub log_depth: usize,
-    /// `logger`: where log lines go (`console.log` in node-ipc: stdout here).
+    /// `logger`: where log lines go (`console.log` in node-ipc: stdout here;
+    /// [`Logger::tracing`] forwards them to `tracing`).
     pub logger: Logger,
     /// `maxConnections`: the most connections a stream server keeps open (0:
     /// no limit), and the most UDP peers a UDP server remembers for `broadcast`.

@@ -2,6 +2,7 @@
 
 use ipc_codec::Event;
 use ipc_events::{Dispatcher, Lifecycle};
+use ipc_transport::PeerAddr;
 
 use crate::config::Config;
 use crate::log::{log, log_event};
@@ -13,6 +14,11 @@ pub(crate) trait Peer: Clone + Send + Sync + 'static {
     /// Learns the id the peer announced in `data.id` (a server's socket does;
     /// a client has nothing to learn).
     fn learn_id(&self, _event: &Event) {}
+
+    /// The source of a UDP peer, which no connection span names (diagnostics only).
+    fn datagram_source(&self) -> Option<&PeerAddr> {
+        None
+    }
 }
 
 /// Delivers what one connection reads: events to the handlers, raw chunks as
@@ -47,6 +53,7 @@ impl<P: Peer> Reader<'_, P> {
                 self.events.emit_lifecycle(Lifecycle::Data { peer: peer.clone(), bytes }).await;
             }
             Inbound::Bad(error) => {
+                crate::trace::bad_frame(&error, false, peer.datagram_source());
                 if let Some(what) = self.bad_frame_log {
                     log(self.config, || format!("{what} {error}"));
                 }

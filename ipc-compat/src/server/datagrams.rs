@@ -69,6 +69,7 @@ pub(super) async fn udp_loop(
     }
     out.close(true);
     ctx.server.lock_sockets().clear();
+    crate::trace::stopped();
 }
 
 /// The socket of source `from`: known ones move to the back (most recently
@@ -82,7 +83,9 @@ fn udp_peer(ctx: &Ctx, out: &Arc<DatagramOutbox>, from: SocketAddr) -> Socket {
         return socket;
     }
     let link = Link::Udp { out: out.clone(), to: from };
-    let socket = Socket::new(server.next_serial(), PeerAddr::Udp(from), ctx.out.clone(), link, None);
+    let peer = PeerAddr::Udp(from);
+    crate::trace::new_udp_peer(&peer);
+    let socket = Socket::new(server.next_serial(), peer, ctx.out.clone(), link, None);
     sockets.push(socket.clone());
     let max = ctx.config.max_connections;
     if max > 0 && sockets.len() > max {

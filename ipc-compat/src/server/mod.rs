@@ -18,6 +18,7 @@ use ipc_events::{Dispatcher, Lifecycle};
 use ipc_transport::{Endpoint, PeerAddr};
 use serde::Serialize;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 use crate::config::{Config, Side};
 use crate::core::{DatagramQueue, Outbox};
@@ -182,7 +183,8 @@ impl Server {
                         format!("starting server on {host}:{port} as {kind}")
                     }),
                 }
-                tokio::spawn(streams::accept_loop(ctx, listener, stop_rx))
+                let span = self.run_span(&endpoint, running.local_addr);
+                tokio::spawn(streams::accept_loop(ctx, listener, stop_rx).instrument(span))
             }
             Bound::Datagrams(socket) => {
                 let local = socket.local_addr()?;
@@ -192,7 +194,8 @@ impl Server {
                 log(&config, || {
                     format!("starting server on {local} as {}", if local.is_ipv4() { "udp4" } else { "udp6" })
                 });
-                tokio::spawn(datagrams::udp_loop(ctx, *socket, out, stop_rx))
+                let span = self.run_span(&endpoint, running.local_addr);
+                tokio::spawn(datagrams::udp_loop(ctx, *socket, out, stop_rx).instrument(span))
             }
         };
         running.task = Some(task);
@@ -204,6 +207,14 @@ impl Server {
         }
         *slot = Some(running);
         Ok(())
+    }
+
+    /// The span of this run, and its `listening` event, with the bound port.
+    fn run_span(&self, endpoint: &Endpoint, local_addr: Option<SocketAddr>) -> tracing::Span {
+        let bound = with_port(endpoint.clone(), local_addr);
+        let span = crate::trace::server(&bound);
+        span.in_scope(|| crate::trace::listening(&bound));
+        span
     }
 
     /// Stops serving (node-ipc `ipc.server.stop()`): closes the listener and
@@ -241,13 +252,7 @@ impl Server {
     /// (with the bound port while running).
     pub fn endpoint(&self) -> Endpoint {
         let tls = self.inner.config.read().unwrap_or_else(PoisonError::into_inner).tls.is_some();
-        match (self.inner.listen.endpoint(tls), self.local_addr()) {
-            (Endpoint::Tcp { host, .. }, Some(a)) => Endpoint::tcp(host, a.port()),
-            (Endpoint::Tls { host, .. }, Some(a)) => Endpoint::tls(host, a.port()),
-            (Endpoint::Udp4 { host, .. }, Some(a)) => Endpoint::udp4(host, a.port()),
-            (Endpoint::Udp6 { host, .. }, Some(a)) => Endpoint::udp6(host, a.port()),
-            (endpoint, _) => endpoint,
-        }
+        with_port(self.inner.listen.endpoint(tls), self.local_addr())
     }
 
     /// The connected sockets (UDP: the peers heard from), oldest first
@@ -503,6 +508,17 @@ struct Ctx {
     config: Arc<Config>,
     out: Arc<Outgoing>,
     codec: WireCodec,
+}
+
+/// `endpoint` with the port of the bound address, when there is one.
+fn with_port(endpoint: Endpoint, local_addr: Option<SocketAddr>) -> Endpoint {
+    match (endpoint, local_addr) {
+        (Endpoint::Tcp { host, .. }, Some(a)) => Endpoint::tcp(host, a.port()),
+        (Endpoint::Tls { host, .. }, Some(a)) => Endpoint::tls(host, a.port()),
+        (Endpoint::Udp4 { host, .. }, Some(a)) => Endpoint::udp4(host, a.port()),
+        (Endpoint::Udp6 { host, .. }, Some(a)) => Endpoint::udp6(host, a.port()),
+        (endpoint, _) => endpoint,
+    }
 }
 
 async fn until_stopped(stop: &mut watch::Receiver<bool>) {

@@ -1,6 +1,7 @@
 //! A server's stream connections (local, TCP, TLS): the accept loop, and
 //! each connection's life from `connect` to `socket.disconnected`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,9 +10,10 @@ use ipc_transport::{IpcListener, PeerAddr, PeerCredentials};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::{until_stopped, Ctx};
-use crate::core::{serve_woken, until_active, IdleTimeout, Killer, Outbox, Reader, Woke};
+use crate::core::{serve_woken, until_active, Ended, IdleTimeout, Killer, Outbox, Reader, Woke};
 use crate::error::Error;
 use crate::log::log;
 use crate::socket::{Link, Socket};
@@ -54,6 +56,9 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
                 }
                 Err(e) => {
                     let fatal = !e.is_connection_error();
+                    if fatal {
+                        crate::trace::accept_failed(&e);
+                    }
                     ctx.server.inner.events.emit_lifecycle(Lifecycle::error(None, Error::Transport(e))).await;
                     if fatal {
                         // EMFILE and the like: give the system a moment instead of spinning.
@@ -66,6 +71,7 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
     }
     drop(listener);
     while connections.join_next().await.is_some() {}
+    crate::trace::stopped();
 }
 
 /// What a listener learned about a connection's peer besides its address.
@@ -78,14 +84,31 @@ pub(super) struct Who {
 }
 
 /// Serves one stream connection until it closes; raises `connect`, then
-/// `close` and `socket.disconnected` exactly once.
+/// `close` and `socket.disconnected` exactly once. The connection's events
+/// go to a `connection` span of its own, made here.
 ///
 /// Until the connection has something to do, its task waits in a small
 /// future ([`until_active`]); the reader and writer are built on the heap
 /// then (an idle connection's cost is this future's size).
-pub(super) async fn run_connection<T>(
+pub(super) fn run_connection<T>(
+    ctx: Arc<Ctx>,
+    io: T,
+    peer: PeerAddr,
+    who: Who,
+    stop: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send + 'static
+where
+    T: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let serial = ctx.server.next_serial();
+    let span = crate::trace::server_connection(&peer, serial);
+    connection(ctx, io, serial, peer, who, stop).instrument(span)
+}
+
+async fn connection<T>(
     ctx: Arc<Ctx>,
     mut io: T,
+    serial: u64,
     peer: PeerAddr,
     who: Who,
     mut stop: watch::Receiver<bool>,
@@ -96,9 +119,10 @@ pub(super) async fn run_connection<T>(
     let outbox = Arc::new(Outbox::new(ctx.config.max_pending_bytes, usize::MAX, true));
     let killer = Arc::new(Killer::default());
     let link = Link::Stream { outbox: outbox.clone(), killer: killer.clone() };
-    let socket = Socket::new(server.next_serial(), peer, ctx.out.clone(), link, who.authorized)
-        .with_credentials(who.credentials);
+    let socket =
+        Socket::new(serial, peer, ctx.out.clone(), link, who.authorized).with_credentials(who.credentials);
     server.lock_sockets().push(socket.clone());
+    crate::trace::connected();
     log(&ctx.config, || format!("## socket connection to server detected ## {socket}"));
     server.inner.events.emit_lifecycle(Lifecycle::Connect(socket.clone())).await;
     let woke = tokio::select! {
@@ -130,17 +154,19 @@ async fn serve_and_close<T>(
         identify: ctx.config.identify_peer,
         bad_frame_log: None,
     };
-    let error = match woke {
+    let ended = match woke {
         Some(woke) => {
             let served =
                 serve_woken(woke, io, &ctx.codec, outbox, killer, &reader, &socket, None, Some(LINGER));
             tokio::select! {
-                ended = served => ended.into_error(),
+                ended = served => Some(ended),
                 () = until_stopped(&mut stop) => None,
             }
         }
         None => None,
     };
+    crate::trace::disconnected(ended.as_ref(), || socket.id());
+    let error = ended.and_then(Ended::into_error);
     outbox.abandon_in_flight();
     outbox.close(true);
     if let Some(error) = error {

@@ -249,6 +249,7 @@ impl LocalListener {
             });
         }
         let (sys, path) = sys::Listener::bind(path, options).await?;
+        crate::trace::listening("unix", &path.display(), options.max_connections);
         let limit = ConnectionLimit::new(options.max_connections);
         Ok(LocalListener { sys, path, limit, allowed: options.allowed_peers.clone() })
     }
@@ -297,14 +298,20 @@ impl LocalListener {
                 Ok(credentials) if allowed.admits(&credentials, own_uid()) => Some(credentials),
                 refused => {
                     drop(stream);
-                    return Err(Error::PeerRefused { peer, credentials: refused.ok() });
+                    let credentials = refused.ok();
+                    crate::trace::peer_refused(&peer, credentials.as_ref());
+                    return Err(Error::PeerRefused { peer, credentials });
                 }
             },
         };
         match self.limit.try_acquire() {
-            Ok(slot) => Ok(LocalStream { inner: stream, peer, credentials, _slot: slot }),
+            Ok(slot) => {
+                crate::trace::accepted(&peer);
+                Ok(LocalStream { inner: stream, peer, credentials, _slot: slot })
+            }
             Err(max) => {
                 drop(stream);
+                crate::trace::too_many_connections(&peer, max);
                 Err(Error::TooManyConnections { max, peer })
             }
         }
@@ -357,12 +364,9 @@ impl LocalStream {
         let (inner, name) = sys::connect(path)
             .await
             .map_err(|source| Error::Connect { endpoint: format!("unix:{}", path.display()), source })?;
-        Ok(LocalStream {
-            inner,
-            peer: PeerAddr::Local(name),
-            credentials: None,
-            _slot: ConnectionSlot::none(),
-        })
+        let peer = PeerAddr::Local(name);
+        crate::trace::connected(&peer);
+        Ok(LocalStream { inner, peer, credentials: None, _slot: ConnectionSlot::none() })
     }
 
     /// Connects to a local endpoint: `unix:PATH` as is, `id:NAME` through `rules`.

@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use tokio::task::JoinSet;
 use tokio_rustls::rustls::pki_types::UnixTime;
+use tracing::Instrument as _;
 
 use super::config::{ClientCheck, ServerSide, TlsServerConfig};
 use super::stream::{classify, TlsStream};
@@ -67,7 +68,7 @@ impl TlsListener {
         options: &TcpListenerOptions,
     ) -> Result<TlsListener, Error> {
         let side = config.build()?;
-        let tcp = TcpListener::bind_with(addr, options).await?;
+        let tcp = TcpListener::bind_as(addr, options, true).await?;
         Ok(TlsListener::with_side(tcp, side))
     }
 
@@ -88,7 +89,7 @@ impl TlsListener {
             });
         };
         let side = config.build()?;
-        let tcp = TcpListener::bind_host(host, *port, options).await?;
+        let tcp = TcpListener::bind_host_as(host, *port, options, true).await?;
         Ok(TlsListener::with_side(tcp, side))
     }
 
@@ -122,7 +123,9 @@ impl TlsListener {
             match self.tcp.poll_accept(cx) {
                 Poll::Ready(Ok(mut tcp)) => {
                     tcp.set_tls();
-                    self.handshakes.spawn(server_handshake(tcp, self.side.clone()));
+                    // its events belong to the span of whoever accepts
+                    let handshake = server_handshake(tcp, self.side.clone()).in_current_span();
+                    self.handshakes.spawn(handshake);
                     continue;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -180,8 +183,13 @@ async fn server_handshake(tcp: TcpStream, side: ServerSide) -> Result<TlsStream,
         };
         Ok(TlsStream { inner: tokio_rustls::TlsStream::Server(stream), peer: peer.clone(), authorized })
     };
-    match tokio::time::timeout(timeout, handshake).await {
+    let result = match tokio::time::timeout(timeout, handshake).await {
         Ok(result) => result,
-        Err(_) => Err(Error::HandshakeTimeout { peer, timeout }),
+        Err(_) => Err(Error::HandshakeTimeout { peer: peer.clone(), timeout }),
+    };
+    match &result {
+        Ok(stream) => crate::trace::tls_handshake_done("server", stream),
+        Err(e) => crate::trace::tls_handshake_failed("server", &peer, e),
     }
+    result
 }

@@ -34,6 +34,13 @@ pub(super) fn classify(e: io::Error, peer: &PeerAddr) -> Error {
     }
 }
 
+/// Reports a client's failed handshake, and passes the error on.
+#[cold]
+fn handshake_failed(error: Error, peer: &PeerAddr) -> Error {
+    crate::trace::tls_handshake_failed("client", peer, &error);
+    error
+}
+
 /// A TLS connection (either side), handshake done: `AsyncRead + AsyncWrite`.
 ///
 /// `shutdown()` sends `close_notify` and half-closes the TCP connection; the
@@ -76,10 +83,12 @@ impl TlsStream {
         let authorized = !config.danger_accept_invalid_certs;
         match tokio::time::timeout(timeout, connector.connect(server_name, tcp)).await {
             Ok(Ok(stream)) => {
-                Ok(TlsStream { inner: tokio_rustls::TlsStream::Client(stream), peer, authorized })
+                let stream = TlsStream { inner: tokio_rustls::TlsStream::Client(stream), peer, authorized };
+                crate::trace::tls_handshake_done("client", &stream);
+                Ok(stream)
             }
-            Ok(Err(e)) => Err(classify(e, &peer)),
-            Err(_) => Err(Error::HandshakeTimeout { peer, timeout }),
+            Ok(Err(e)) => Err(handshake_failed(classify(e, &peer), &peer)),
+            Err(_) => Err(handshake_failed(Error::HandshakeTimeout { peer: peer.clone(), timeout }, &peer)),
         }
     }
 

@@ -21,17 +21,36 @@ pub(crate) struct Nipc {
 }
 
 impl Nipc {
-    /// Starts `nipc ARGS` with piped stdio.
+    /// Starts `nipc ARGS` with piped stdio (and without `RUST_LOG`: stderr
+    /// holds nipc's notes alone).
     pub(crate) fn spawn<I, S>(args: I) -> Nipc
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Nipc::spawn_with_log(args, None)
+    }
+
+    /// Starts `nipc ARGS` with `RUST_LOG` set to `rust_log`, or unset.
+    pub(crate) fn spawn_with_log<I, S>(args: I, rust_log: Option<&str>) -> Nipc
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let args: Vec<_> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
-        let label =
+        let mut label =
             format!("nipc {}", args.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
         let mut command = Command::new(env!("CARGO_BIN_EXE_nipc"));
         command.args(&args);
+        match rust_log {
+            Some(filter) => {
+                command.env("RUST_LOG", filter);
+                label = format!("RUST_LOG={filter} {label}");
+            }
+            None => {
+                command.env_remove("RUST_LOG");
+            }
+        }
         let process = PeerProcess::spawn_command(command, label).unwrap_or_else(|e| panic!("{e}"));
         Nipc { process, stdout_seen: Vec::new(), stderr_seen: Vec::new() }
     }
@@ -104,7 +123,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<OsStr>,
 {
-    let mut nipc = Nipc::spawn(args);
+    run_with_log(args, input, None)
+}
+
+/// [`run`] with `RUST_LOG` set to `rust_log` (or unset).
+pub(crate) fn run_with_log<I, S>(
+    args: I,
+    input: &str,
+    rust_log: Option<&str>,
+) -> (i32, Vec<String>, Vec<String>)
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut nipc = Nipc::spawn_with_log(args, rust_log);
     // nipc may exit before reading it all (bad arguments): a broken pipe is fine.
     let _ = nipc.process.write_stdin(input.as_bytes());
     nipc.close_stdin();
