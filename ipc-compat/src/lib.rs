@@ -64,18 +64,20 @@ mod error;
 mod events;
 mod ipc;
 mod log;
+mod request;
 mod server;
 mod socket;
 mod wire;
 
 pub use client::{Client, ClientState};
 pub use config::{
-    BadFrame, Config, Interface, Logger, StopRetrying, TlsConfig, DEFAULT_MAX_PENDING_BYTES,
-    DEFAULT_MAX_QUEUED_EVENTS,
+    BadFrame, Config, Interface, Logger, StopRetrying, TlsConfig, DEFAULT_MAX_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_QUEUED_EVENTS,
 };
 pub use error::Error;
 pub use ipc::Ipc;
 pub use log::inspect;
+pub use request::{REPLY_EVENT, REQUEST_EVENT};
 pub use server::{Server, UdpType};
 pub use socket::Socket;
 pub use wire::RawPayload;

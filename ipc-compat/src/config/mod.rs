@@ -26,6 +26,10 @@ pub const DEFAULT_MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
 /// which fails such writes): [`Config::max_queued_events`].
 pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 1024;
 
+/// How many requests one connection answers at once (beyond node-ipc, which
+/// has no requests): [`Config::max_concurrent_requests`].
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+
 /// `ipc.config`: every node-ipc configuration variable, under its Rust name,
 /// with node-ipc's defaults.
 ///
@@ -72,7 +76,9 @@ pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 1024;
 /// Beyond node-ipc: [`legacy_v9_data`](Config::legacy_v9_data),
 /// [`on_bad_frame`](Config::on_bad_frame) and
 /// [`max_queued_events`](Config::max_queued_events), which the presets set to
-/// what each node-ipc line does.
+/// what each node-ipc line does, and
+/// [`max_concurrent_requests`](Config::max_concurrent_requests) for
+/// request/response (`PROTOCOL.md`).
 ///
 /// ```
 /// use std::time::Duration;
@@ -194,6 +200,12 @@ pub struct Config {
     /// connected, to send in order once it is; more are dropped and reported
     /// as an `error` ([`Error::EventsDropped`]) when the client connects again.
     pub max_queued_events: usize,
+    /// Beyond node-ipc: how many requests (`on_request` handlers) one
+    /// connection runs at once. Past it, that connection reads nothing more
+    /// until one of them finishes, which slows the peer down instead of
+    /// growing without bound (its own replies wait too). Default
+    /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`] (1,024).
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for Config {
@@ -242,6 +254,7 @@ impl Config {
             legacy_v9_data: true,
             on_bad_frame: BadFrame::Report,
             max_queued_events: DEFAULT_MAX_QUEUED_EVENTS,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 
@@ -285,8 +298,10 @@ impl Config {
                 "maxMessageSize, maxPendingBytes and maxEventNameLength must be at least 1".into(),
             ));
         }
-        if self.max_queued_events == 0 {
-            return Err(Error::Config("max_queued_events must be at least 1".into()));
+        if self.max_queued_events == 0 || self.max_concurrent_requests == 0 {
+            return Err(Error::Config(
+                "max_queued_events and max_concurrent_requests must be at least 1".into(),
+            ));
         }
         self.json_codec().map(drop)
     }

@@ -22,7 +22,7 @@ mod stream;
 mod write;
 
 pub(crate) use kill::Killer;
-pub(crate) use outbox::{DatagramQueue, Outbox};
+pub(crate) use outbox::{DatagramQueue, Outbox, Queue};
 pub(crate) use read::{Peer, Reader};
 pub(crate) use stream::{serve_stream, serve_woken, until_active, Ended, Woke};
 pub(crate) use write::write_datagrams;

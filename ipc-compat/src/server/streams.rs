@@ -1,6 +1,7 @@
 //! A server's stream connections (local, TCP, TLS): the accept loop, and
 //! each connection's life from `connect` to `socket.disconnected`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,8 +20,14 @@ use crate::socket::{Link, Socket};
 /// How long a connection whose peer closed its side may take to send what is still queued.
 const LINGER: Duration = Duration::from_secs(5);
 
-/// Accepts connections until the server stops, then waits for them to close.
-pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch::Receiver<bool>) {
+/// Accepts connections until the server stops or drains (a graceful stop),
+/// then waits for them to close.
+pub(super) async fn accept_loop(
+    ctx: Ctx,
+    mut listener: IpcListener,
+    stop: watch::Receiver<bool>,
+    mut drain: watch::Receiver<bool>,
+) {
     // Shared: a connection's task holds a pointer, not a copy.
     let ctx = Arc::new(ctx);
     let mut connections = JoinSet::new();
@@ -44,6 +51,7 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
                 }
             },
             () = until_stopped(&mut stopped) => break,
+            () = until_stopped(&mut drain) => break,
         }
     }
     drop(listener);
@@ -70,7 +78,16 @@ pub(super) async fn run_connection<T>(
     let killer = Arc::new(Killer::default());
     let link = Link::Stream { outbox: outbox.clone(), killer: killer.clone() };
     let socket = Socket::new(server.next_serial(), peer, ctx.out.clone(), link, authorized);
-    server.lock_sockets().push(socket.clone());
+    let draining = {
+        let mut sockets = server.lock_sockets();
+        sockets.push(socket.clone());
+        // under the lock: a graceful stop either finds this socket in the
+        // list or set the flag before we read it
+        server.inner.draining.load(Ordering::SeqCst)
+    };
+    if draining {
+        socket.end();
+    }
     log(&ctx.config, || format!("## socket connection to server detected ## {socket}"));
     server.inner.events.emit_lifecycle(Lifecycle::Connect(socket.clone())).await;
     let woke = tokio::select! {
@@ -97,6 +114,7 @@ async fn serve_and_close<T>(
     let events = &server.inner.events;
     let reader = Reader {
         events,
+        responders: &server.inner.responders,
         config: &ctx.config,
         received: "received event of :",
         identify: ctx.config.identify_peer,
@@ -115,6 +133,7 @@ async fn serve_and_close<T>(
     };
     outbox.abandon_in_flight();
     outbox.close(true);
+    socket.fail_requests();
     if let Some(error) = error {
         log(&ctx.config, || format!("server socket error {error}"));
         events.emit_lifecycle(Lifecycle::Error { peer: Some(socket.clone()), error: Arc::new(error) }).await;
