@@ -49,6 +49,12 @@
 //! apart ([`Lifecycle`]), so a peer cannot fake a lifecycle event. See
 //! `API-MAP.md` in the crate for every item of node-ipc's README and its
 //! counterpart here.
+//!
+//! Beyond node-ipc, over its own wire (`PROTOCOL.md` in the repository):
+//! request/response with deadlines ([`Client::request`], [`Socket::request`],
+//! answered by [`Server::on_request`] and [`Client::on_request`], or by a
+//! node-ipc program with a small JavaScript helper), and a graceful close
+//! that delivers what is queued ([`Client::close`], [`Server::stop_within`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
