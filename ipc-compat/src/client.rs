@@ -604,7 +604,9 @@ impl Client {
                     self.error(Error::Transport(e)).await;
                 }
             }
-            if self.is_explicit() {
+            // a graceful close that has written everything: done, whether or
+            // not `close` has seen it yet (no reconnection, no events)
+            if self.is_explicit() || inner.outbox.is_closed_and_drained() {
                 break;
             }
             log(&inner.config, || {

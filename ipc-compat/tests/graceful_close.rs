@@ -234,3 +234,29 @@ async fn disconnect_stays_immediate() {
     assert!(matches!(client.flush().await, Err(Error::Closed)), "queued events were dropped");
     wait_for(&mut life, "socket.disconnected").await;
 }
+
+#[tokio::test]
+async fn a_closed_client_raises_nothing_and_never_reconnects() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.world");
+    let server = Ipc::new(v9(dir.path())).serve(Some(&path)).unwrap();
+    let mut seqs = server.subscribe("seq", 128);
+    let mut server_life = server.lifecycle(16);
+    within("start", server.start()).await.unwrap();
+    let ipc = Ipc::new(v9(dir.path()));
+    let (client, mut life) = support::watched(&ipc, "world", Some(&path));
+    wait_for(&mut life, "connect").await;
+    for n in 0..100 {
+        client.emit("seq", n).unwrap();
+    }
+    within("close", client.close()).await.unwrap();
+    for n in 0..100u64 {
+        assert_eq!(within("seq", seqs.recv()).await.unwrap().0.data_as::<u64>().unwrap(), n);
+    }
+    wait_for(&mut server_life, "socket.disconnected").await;
+    // several retry periods later: no new connection, and nothing raised after `connect`
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(server.sockets().is_empty());
+    assert!(server_life.try_recv().is_none(), "no second connection");
+    assert!(life.try_recv().is_none(), "close raises no lifecycle event");
+}

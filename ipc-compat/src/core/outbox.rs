@@ -266,6 +266,12 @@ impl<Q: Queue> Outbox<Q> {
         self.lock().closed
     }
 
+    /// Whether the queue is closed and every frame is finished (written or lost).
+    pub(crate) fn is_closed_and_drained(&self) -> bool {
+        let state = self.lock();
+        state.closed && state.done == state.pushed
+    }
+
     /// The frames taken by a writer that stopped before writing them are lost.
     pub(crate) fn abandon_in_flight(&self) {
         let mut state = self.lock();
