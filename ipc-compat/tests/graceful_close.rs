@@ -8,6 +8,7 @@
 
 mod support;
 
+#[cfg(unix)]
 use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -112,6 +113,7 @@ async fn v14_broadcast_ten_thousand_then_stop_within_all_arrive() {
 }
 
 /// Complete frames in `bytes` (each ends with the delimiter).
+#[cfg(unix)]
 fn frames(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| b == 0x0c).count() as u64
 }

@@ -288,20 +288,16 @@ async fn a_connection_answers_at_most_max_concurrent_requests_at_once() {
     assert!(started.elapsed() >= Duration::from_millis(200), "four waves of three");
 }
 
-#[tokio::test]
-#[cfg_attr(
-    windows,
-    ignore = "an Assured server on a local endpoint is refused on Windows (node-ipc 14's rule)"
-)]
-async fn requests_work_under_guarded_and_under_assured_with_the_names_allow_listed() {
-    let dir = tempfile::tempdir().unwrap();
-    let answer = |server: &Server| {
-        server.on_request_typed("app.double", |n: i64, _| async move { Ok::<_, Error>(n * 2) });
-    };
+fn answer_double(server: &Server) {
+    server.on_request_typed("app.double", |n: i64, _| async move { Ok::<_, Error>(n * 2) });
+}
 
+#[tokio::test]
+async fn requests_work_under_guarded() {
+    let dir = tempfile::tempdir().unwrap();
     let mut guarded = v14(dir.path());
     guarded.parser = Profile::Guarded;
-    let (server, client, socket) = pair(guarded, answer).await;
+    let (server, client, socket) = pair(guarded, answer_double).await;
     client.on_request_typed("app.double", |n: i64, _| async move { Ok::<_, Error>(n * 2) });
     assert_eq!(client.request_typed::<_, i64>("app.double", 21, T).await.unwrap(), 42);
     assert_eq!(socket.request_typed::<_, i64>("app.double", 4, T).await.unwrap(), 8);
@@ -310,12 +306,20 @@ async fn requests_work_under_guarded_and_under_assured_with_the_names_allow_list
     assert!(matches!(reserved, Err(Error::Codec(CodecError::ReservedEvent { .. }))), "{reserved:?}");
     assert_eq!(client.pending_requests(), 0);
     server.stop().await;
+}
 
+#[tokio::test]
+#[cfg_attr(
+    windows,
+    ignore = "Windows: an Assured server on a local endpoint is refused there (node-ipc 14's rule)"
+)]
+async fn requests_work_under_assured_with_the_names_allow_listed() {
+    let dir = tempfile::tempdir().unwrap();
     let mut assured = v14(dir.path());
     assured.parser = Profile::Assured;
     assured.allowed_events =
         Some(vec!["ipc.request".into(), "ipc.reply".into(), "app.double".into(), "app.other".into()]);
-    let (server, client, socket) = pair(assured.clone(), answer).await;
+    let (server, client, socket) = pair(assured.clone(), answer_double).await;
     assert_eq!(client.request_typed::<_, i64>("app.double", 5, T).await.unwrap(), 10);
     let off_list = client.request("app.triple", 5, T).await;
     assert!(matches!(off_list, Err(Error::Codec(CodecError::EventNotAllowed { .. }))), "{off_list:?}");
@@ -326,7 +330,7 @@ async fn requests_work_under_guarded_and_under_assured_with_the_names_allow_list
 
     // without the reserved names on the list, nothing is sent
     assured.allowed_events = Some(vec!["app.double".into()]);
-    let (server, client, _) = pair(assured, answer).await;
+    let (server, client, _) = pair(assured, answer_double).await;
     let refused = client.request("app.double", 5, T).await;
     assert!(
         matches!(refused, Err(Error::Codec(CodecError::EventNotAllowed { ref event_type })) if event_type == "ipc.request"),
