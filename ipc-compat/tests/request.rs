@@ -121,7 +121,8 @@ async fn a_deadline_against_a_sleeping_handler_is_a_timeout_and_the_late_reply_i
     config.logger = Logger::new(move |line| sink.lock().unwrap().push(line.to_owned()));
     let mut life = None;
     let ipc = Ipc::new(config);
-    let path = dir.path().join("app.pair");
+    // where pair() serves (not dir.path().join: on Windows the separator decides the pipe name)
+    let path = Path::new(&ipc.config().socket_root).join("app.pair");
     let client = ipc.connect_to_with("pair", Some(&path), |c| life = Some(c.lifecycle(16))).unwrap();
     let mut life = life.unwrap();
     within("connect", client.connected()).await.unwrap();

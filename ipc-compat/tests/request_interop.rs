@@ -105,8 +105,9 @@ async fn node_answers_rust(flavor: NodeIpc, profile: Profile) {
     let world = Peer::spawn(world).await;
     let ipc = Ipc::new(config(flavor, dir.path(), profile));
     let mut life = None;
+    // no path: socketRoot + appspace + id, as node-ipc derives it (on Windows, a pipe name)
     let client = ipc
-        .connect_to_with("world", Some(&dir.path().join("app.world")), |c| {
+        .connect_to_with("world", None, |c| {
             c.on_request("mul", |request, _| async move {
                 let [a, b]: [i64; 2] = request.data_as()?;
                 Ok::<_, Error>(a * b)
