@@ -102,8 +102,10 @@ pub enum Error {
     /// everything that was queued: its deadline passed, or a connection broke.
     #[error("{events} queued events were not delivered ({connections} connections)")]
     Undelivered {
-        /// How many events were not written (at least: a close that loses
-        /// frames in many separate bursts may count fewer).
+        /// How many queued events were not written in full. The write a
+        /// deadline cut short counts whole, though part of it may have
+        /// reached the peer: the peer got at least all the others. (Losses in
+        /// more than 64 separate bursts on one connection count the last 64.)
         events: u64,
         /// How many connections they were queued for.
         connections: usize,

@@ -262,3 +262,28 @@ async fn a_closed_client_raises_nothing_and_never_reconnects() {
     assert!(server_life.try_recv().is_none(), "no second connection");
     assert!(life.try_recv().is_none(), "close raises no lifecycle event");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_server_sends_its_queued_datagrams_before_it_stops() {
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let ipc = Ipc::new(v9(Path::new("/nonexistent")));
+    let server = ipc.serve_net(Some("127.0.0.1"), Some(0), Some(ipc_compat::UdpType::Udp4)).unwrap();
+    within("start", server.start()).await.unwrap();
+    let to = peer.local_addr().unwrap();
+    for n in 0..1000 {
+        server.emit_to(to, "seq", n).unwrap();
+    }
+    within("stop", server.stop_within(Duration::from_secs(5))).await.unwrap();
+    let mut text = Vec::new();
+    let mut datagram = [0u8; 65536];
+    while let Ok(len) = tokio::task::block_in_place(|| peer.recv(&mut datagram)) {
+        text.extend_from_slice(&datagram[..len]);
+    }
+    let got: Vec<u64> = text
+        .split(|&b| b == 0x0c)
+        .filter(|frame| !frame.is_empty())
+        .map(|frame| serde_json::from_slice::<Value>(frame).unwrap()["data"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, (0..1000).collect::<Vec<_>>());
+}

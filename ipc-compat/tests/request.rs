@@ -340,3 +340,29 @@ async fn requests_work_under_assured_with_the_names_allow_listed() {
     assert_eq!(client.pending_requests(), 0);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn requests_work_between_udp_servers() {
+    let udp = || {
+        Ipc::new(v9(Path::new("/nonexistent"))).serve_net(
+            Some("127.0.0.1"),
+            Some(0),
+            Some(ipc_compat::UdpType::Udp4),
+        )
+    };
+    let (a, b) = (udp().unwrap(), udp().unwrap());
+    a.on_request_typed(
+        "sum",
+        |numbers: Vec<i64>, _| async move { Ok::<_, Error>(numbers.iter().sum::<i64>()) },
+    );
+    let mut heard = b.subscribe("hi", 4);
+    within("start a", a.start()).await.unwrap();
+    within("start b", b.start()).await.unwrap();
+    // b knows a as a socket once a has sent it something (UDP peers are source addresses)
+    a.emit_to(b.local_addr().unwrap(), "hi", ()).unwrap();
+    let (_, a_seen_by_b) = within("hi", heard.recv()).await.unwrap();
+    assert_eq!(a_seen_by_b.request_typed::<_, i64>("sum", [1, 2, 3], T).await.unwrap(), 6);
+    let unknown = a_seen_by_b.request("nope", (), T).await;
+    assert!(matches!(unknown, Err(Error::Remote { .. })), "{unknown:?}");
+    assert_eq!(a_seen_by_b.pending_requests(), 0);
+}
