@@ -170,7 +170,7 @@ where
 
 /// The end of a graceful close, everything written: says so (shuts the write
 /// side down), then waits for the peer to say it too, reading and handling
-/// what it still sends. Windows ends at once: a named pipe has no half-close.
+/// what it still sends. On Windows it ends at once (a named pipe has no half-close).
 async fn half_close<W, R>(write: &mut W, reading: std::pin::Pin<&mut R>, killer: &Killer)
 where
     W: AsyncWrite + Unpin,
