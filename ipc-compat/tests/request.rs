@@ -366,3 +366,51 @@ async fn requests_work_between_udp_servers() {
     assert!(matches!(unknown, Err(Error::Remote { .. })), "{unknown:?}");
     assert_eq!(a_seen_by_b.pending_requests(), 0);
 }
+
+/// The wire as `PROTOCOL.md` writes it, byte for byte, from a peer that
+/// speaks it by hand: the `rid` copied as it came, the refusals in order.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_wire_is_what_protocol_md_says() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.wire");
+    let server = Ipc::new(v9(dir.path())).serve(Some(&path)).unwrap();
+    server.on_request_typed("sum", |numbers: Vec<i64>, _| async move {
+        Ok::<_, Error>(numbers.iter().sum::<i64>())
+    });
+    server.on_request("fail", |_, _| async { Err::<(), _>("boom") });
+    server.on_request("nothing", |_, _| async { Ok::<_, Error>(()) });
+    let mut life = server.lifecycle(16);
+    within("start", server.start()).await.unwrap();
+    let (read, mut write) = tokio::net::UnixStream::connect(&path).await.unwrap().into_split();
+    let mut replies = BufReader::new(read);
+    let mut ask = async |request: &str| {
+        write
+            .write_all(format!("{{\"type\":\"ipc.request\",\"data\":{request}}}\x0c").as_bytes())
+            .await
+            .unwrap();
+        let mut reply = Vec::new();
+        within("a reply", replies.read_until(0x0c, &mut reply)).await.unwrap();
+        String::from_utf8(reply).unwrap()
+    };
+    let reply = |data: &str| format!("{{\"type\":\"ipc.reply\",\"data\":{data}}}\x0c");
+    assert_eq!(ask(r#"{"rid":1,"type":"sum","data":[1,2,3]}"#).await, reply(r#"{"rid":1,"ok":6}"#));
+    assert_eq!(ask(r#"{"rid":"a-b","type":"sum","data":[]}"#).await, reply(r#"{"rid":"a-b","ok":0}"#));
+    assert_eq!(ask(r#"{"rid":2,"type":"fail"}"#).await, reply(r#"{"rid":2,"error":{"message":"boom"}}"#));
+    assert_eq!(
+        ask(r#"{"rid":3,"type":"nope"}"#).await,
+        reply(r#"{"rid":3,"error":{"message":"no handler for request \"nope\""}}"#)
+    );
+    assert_eq!(
+        ask(r#"{"rid":4,"type":7}"#).await,
+        reply(r#"{"rid":4,"error":{"message":"a request needs a string type"}}"#)
+    );
+    // unit: `null` (JavaScript would leave `ok` out for undefined; both read as no value)
+    assert_eq!(ask(r#"{"rid":5,"type":"nothing"}"#).await, reply(r#"{"rid":5,"ok":null}"#));
+    // no rid: nothing to reply to; the server reports it
+    write.write_all(b"{\"type\":\"ipc.request\",\"data\":{\"type\":\"sum\"}}\x0c").await.unwrap();
+    let (_, error) = support::next_error(&mut life).await;
+    assert!(error.to_string().contains("without a rid"), "{error}");
+}
