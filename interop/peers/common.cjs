@@ -36,9 +36,10 @@ function fail(message) {
 
 /**
  * Configures `ipc` (a node-ipc singleton) from the arguments and starts a server.
- * `onEvent(type, data, socket)` is called for every wire event.
+ * `onEvent(type, data, socket)` is called for every wire event; `onCommand(line)`,
+ * if given, sees each stdin line first and returns true for the ones it handled.
  */
-function startServer(ipc, version, argv, onEvent) {
+function startServer(ipc, version, argv, onEvent, onCommand) {
     const args = parseArgs(argv, fail);
     ipc.config.silent = true;
     ipc.config.maxRetries = 0;
@@ -167,15 +168,18 @@ function startServer(ipc, version, argv, onEvent) {
     }
 
     server.start();
-    commands(ipc);
+    commands(ipc, onCommand);
     return server;
 }
 
-/** Handles stdin commands; exits when stdin closes. */
-function commands(ipc) {
+/** Handles stdin commands (`onCommand`'s first); exits when stdin closes. */
+function commands(ipc, onCommand) {
     onStdinLines(run);
 
     function run(cmd) {
+        if (onCommand !== undefined && onCommand(cmd)) {
+            return;
+        }
         if (cmd === 'QUIT') {
             try {
                 ipc.server.stop();

@@ -148,6 +148,26 @@ impl Event {
         crate::json_member::member_of_valid(self.raw_data()?, key)
     }
 
+    /// One top-level member of the data as the data of an event of its own,
+    /// of type `event_type`, sharing this event's bytes: no copy, and no
+    /// second validation. `None` when the data is not a JSON object with
+    /// member `key`. This is how an envelope's inner event is taken out (a
+    /// request inside `{"rid":..,"type":..,"data":..}`).
+    ///
+    /// ```
+    /// use ipc_codec::Event;
+    ///
+    /// let envelope = Event::new("ipc.request", serde_json::json!({"rid": 1, "type": "sum", "data": [1, 2]}));
+    /// let inner = envelope.member_event("data", "sum").unwrap();
+    /// assert_eq!((inner.event_type(), inner.raw_data()), ("sum", Some(&b"[1,2]"[..])));
+    /// assert!(envelope.member_event("nope", "sum").is_none());
+    /// ```
+    pub fn member_event(&self, key: &str, event_type: impl AsRef<str>) -> Option<Event> {
+        let Payload::Json(bytes) = &self.payload else { return None };
+        let member = crate::json_member::member_of_valid(bytes, key)?;
+        Some(Event::from_parts(CompactString::new(event_type), Payload::Json(bytes.slice_ref(member))))
+    }
+
     /// Deserializes the data straight from its encoded bytes into `T`, which may
     /// borrow from the event. Missing data reads as JSON `null` (so `Option<T>`
     /// gives `None`).

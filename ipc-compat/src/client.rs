@@ -1,13 +1,16 @@
 //! [`Client`]: `ipc.of[id]`, made by `connect_to` / `connect_to_net`.
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
 use ipc_codec::{CodecError, Event};
 use ipc_events::{Dispatcher, Lifecycle, SyncGate};
 use ipc_transport::{Endpoint, IpcStream};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::watch;
 use tracing::Instrument as _;
@@ -17,6 +20,7 @@ use crate::core::{serve_stream, Ended, IdleTimeout, Killer, Outbox, Peer, Reader
 use crate::error::Error;
 use crate::events::event_api;
 use crate::log::log;
+use crate::request::{request_api, Channel, Requests, Responders};
 use crate::wire::{Outgoing, RawPayload, WireCodec};
 
 /// Where a client connects, as `connect_to` / `connect_to_net` were asked.
@@ -68,6 +72,13 @@ struct Inner {
     /// Turns true on `ipc.disconnect(id)` (level-triggered: never missed).
     stop: watch::Sender<bool>,
     killer: std::sync::Mutex<Arc<Killer>>,
+    /// The requests this client waits replies for, across its connections.
+    requests: Requests,
+    /// Its request handlers.
+    responders: Responders<Client>,
+    /// Counts connections, so that a reply goes out only on the connection
+    /// its request came on.
+    connection: AtomicU64,
 }
 
 /// A connection to a node-ipc server (`ipc.of[id]`): made by
@@ -156,6 +167,9 @@ impl Client {
                 explicit: AtomicBool::new(false),
                 stop: watch::channel(false).0,
                 killer: std::sync::Mutex::new(Arc::new(Killer::default())),
+                requests: Requests::default(),
+                responders: Responders::default(),
+                connection: AtomicU64::new(0),
             }),
         };
         Ok(client)
@@ -293,15 +307,204 @@ impl Client {
         self.inner.outbox.flush().await
     }
 
+    /// Closes the client for good after delivering what is queued: the
+    /// graceful counterpart of [`Ipc::disconnect`](crate::Ipc::disconnect),
+    /// which drops it (node-ipc's `disconnect` is immediate; achrinza/node-ipc#53).
+    ///
+    /// Emits fail from this call on ([`Error::Destroyed`]). Everything
+    /// emitted before it is written, waiting for a connection if there is none
+    /// (and reconnecting as the client would, should the connection break);
+    /// then the connection is half-closed and ends once the server closed its
+    /// side too (at most 5 s later), so that nothing written is reset away; no
+    /// new connection is made. Returns when the client is destroyed
+    /// ([`ClientState::Destroyed`]); no lifecycle event is raised, as with
+    /// `ipc.disconnect(id)`, and the handlers stay registered. A client with
+    /// nothing queued and no connection ends at once.
+    ///
+    /// This waits as long as delivery takes: bound it with
+    /// [`close_within`](Client::close_within). Dropping the future before it
+    /// completes ends the client at once, dropping what was not written yet.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_compat::Error> {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    /// use ipc_compat::{ClientState, Config, Ipc};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.world");
+    /// let mut config = Config::default();
+    /// config.silent = true;
+    /// let server = Ipc::new(config.clone()).serve(Some(&path))?;
+    /// let seen = Arc::new(AtomicU32::new(0));
+    /// let count = seen.clone();
+    /// server.on("tick", move |_, _| {
+    ///     count.fetch_add(1, Ordering::Relaxed);
+    /// });
+    /// let mut life = server.lifecycle(8);
+    /// server.start().await?;
+    ///
+    /// let client = Ipc::new(config).connect_to("world", Some(&path))?;
+    /// client.connected().await?; // (while not connected, only max_queued_events wait)
+    /// for n in 0..10_000 {
+    ///     client.emit("tick", n)?;
+    /// }
+    /// client.close().await?; // every tick is written, then the connection ends
+    /// assert_eq!(client.state(), ClientState::Destroyed);
+    /// while life.recv().await.is_some_and(|event| event.name() != "socket.disconnected") {}
+    /// assert_eq!(seen.load(Ordering::Relaxed), 10_000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Undelivered`] with how many events were not written: the
+    /// connection broke while they were being written, or the client was
+    /// destroyed first (its retries ran out).
+    pub async fn close(&self) -> Result<(), Error> {
+        self.close_by(None).await
+    }
+
+    /// [`close`](Client::close), for at most `deadline`: what is not written
+    /// by then is dropped, and the client ends at once.
+    ///
+    /// # Errors
+    ///
+    /// As [`close`](Client::close): [`Error::Undelivered`] counts the events
+    /// dropped at the deadline too.
+    pub async fn close_within(&self, deadline: Duration) -> Result<(), Error> {
+        self.close_by(Some(tokio::time::Instant::now() + deadline)).await
+    }
+
+    async fn close_by(&self, deadline: Option<tokio::time::Instant>) -> Result<(), Error> {
+        let inner = &self.inner;
+        // emits fail from now on; the writer ends once the queue is written, and half-closes
+        inner.outbox.close(false);
+        let (start, target) = inner.outbox.progress();
+        let mut abandon = StopOnDrop(Some(self));
+        let written = until(deadline, inner.outbox.finished(target)).await;
+        // no connection after this one; it ends when the server has closed its side too
+        inner.explicit.store(true, Ordering::SeqCst);
+        inner.stop.send_replace(true);
+        if !(written && until(deadline, self.destroyed()).await) {
+            self.stop_now();
+            self.destroyed().await;
+        }
+        abandon.0 = None;
+        match inner.outbox.lost_in(start, target) {
+            0 => Ok(()),
+            events => Err(Error::Undelivered { events, connections: 1 }),
+        }
+    }
+
     /// Ends the client for good: what `ipc.disconnect(id)` does (it also removes it from `ipc.of`).
     pub(crate) fn disconnect(&self) {
-        self.inner.explicit.store(true, Ordering::SeqCst);
         self.inner.events.clear();
+        self.inner.responders.clear();
+        self.stop_now();
+    }
+
+    /// Ends the client at once, dropping what is not written.
+    fn stop_now(&self) {
+        self.inner.explicit.store(true, Ordering::SeqCst);
         self.inner.stop.send_replace(true);
         self.killer().kill(None);
     }
 
+    /// Asks the server a request and waits for its reply, at most `timeout`
+    /// (request/response, `PROTOCOL.md`): the server's handler
+    /// ([`Server::on_request`](crate::Server::on_request), or the JavaScript
+    /// helper's) answers it. The reply's value is the data of the event this
+    /// returns (its type is `event_type`; no data when the peer replied
+    /// `undefined`).
+    ///
+    /// The request is sent at this call, as [`emit`](Client::emit) sends it
+    /// (queued while the client is not connected), and the deadline runs
+    /// from it. Dropping the future cancels the wait: the request leaves
+    /// [`pending_requests`](Client::pending_requests), and its reply, if one
+    /// comes, is dropped without a word. Any number of requests may be in
+    /// flight at once; replies are matched by id. When the connection ends,
+    /// every request waiting fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_compat::Error> {
+    /// use std::time::Duration;
+    /// use ipc_compat::{Config, Error, Ipc};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.world");
+    /// let mut config = Config::default();
+    /// config.silent = true;
+    /// let server = Ipc::new(config.clone()).serve(Some(&path))?;
+    /// server.on_request("sum", |request, _socket| async move {
+    ///     let numbers: Vec<i64> = request.data_as()?;
+    ///     Ok::<_, Error>(numbers.iter().sum::<i64>())
+    /// });
+    /// server.on_request("slow", |_, _| async {
+    ///     tokio::time::sleep(Duration::from_secs(60)).await;
+    ///     Ok::<_, Error>(())
+    /// });
+    /// server.start().await?;
+    ///
+    /// let client = Ipc::new(config).connect_to("world", Some(&path))?;
+    /// let (a, b) = tokio::join!(
+    ///     client.request("sum", [1, 2, 3], Duration::from_secs(5)),
+    ///     client.request("sum", [10, 20], Duration::from_secs(5)),
+    /// );
+    /// assert_eq!((a?.data_as::<i64>()?, b?.data_as::<i64>()?), (6, 30));
+    ///
+    /// let late = client.request("slow", (), Duration::from_millis(50)).await;
+    /// assert!(matches!(late, Err(Error::Timeout { .. })));
+    /// let unknown = client.request("nope", (), Duration::from_secs(5)).await;
+    /// assert!(matches!(unknown, Err(Error::Remote { .. })));
+    /// assert_eq!(client.pending_requests(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when no reply came in time; [`Error::Remote`] when
+    /// the server's handler failed (or it has none for `event_type`), with
+    /// its message; [`Error::Disconnected`] when the connection ended first;
+    /// and at once, as [`emit`](Client::emit) (the profile's rules apply to
+    /// `event_type` as well as to `ipc.request`).
+    pub fn request<'a, T: Serialize>(
+        &'a self,
+        event_type: &'a str,
+        data: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Event, Error>> + Send + 'a {
+        crate::request::ask(self, event_type, &data, timeout)
+    }
+
+    /// [`request`](Client::request), with the reply's value deserialized into `R`.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Client::request), and [`Error::Codec`] when the reply does not fit `R`.
+    pub fn request_typed<'a, T: Serialize, R: DeserializeOwned>(
+        &'a self,
+        event_type: &'a str,
+        data: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'a {
+        crate::request::ask_typed(self, event_type, &data, timeout)
+    }
+
+    /// How many requests wait for their reply (a request leaves when its
+    /// reply comes, its deadline passes, its future is dropped, or the
+    /// connection ends).
+    pub fn pending_requests(&self) -> usize {
+        self.inner.requests.len()
+    }
+
     event_api!(Client, "this client");
+
+    request_api!(Client, "this client");
 
     /// Runs `handler` each time the connection ends or an attempt fails (node-ipc `on('disconnect')`).
     pub fn on_disconnect<F>(&self, handler: F) -> ipc_events::HandlerId
@@ -379,6 +582,7 @@ impl Client {
                         break;
                     }
                     inner.outbox.set_online(true);
+                    inner.connection.fetch_add(1, Ordering::SeqCst);
                     self.set_state(ClientState::Connected);
                     log(&inner.config, || format!("connected to {}; retrying reset", inner.id));
                     let span = crate::trace::client_connection(io.peer());
@@ -388,6 +592,7 @@ impl Client {
                     let outcome = self.serve(io, &killer).instrument(span).await;
                     inner.outbox.abandon_in_flight();
                     inner.outbox.set_online(false);
+                    inner.requests.fail_all();
                     match outcome {
                         Outcome::Closed => {}
                         Outcome::Stopped => break,
@@ -403,7 +608,9 @@ impl Client {
                     self.error(Error::Transport(e)).await;
                 }
             }
-            if self.is_explicit() {
+            // a graceful close that has written everything: done, whether or
+            // not `close` has seen it yet (no reconnection, no events)
+            if self.is_explicit() || inner.outbox.is_closed_and_drained() {
                 break;
             }
             log(&inner.config, || {
@@ -444,6 +651,7 @@ impl Client {
         }
         // ipc.disconnect(id): node-ipc removed the handlers first, so nothing more is raised
         inner.outbox.close(true);
+        inner.requests.fail_all();
         self.set_state(ClientState::Destroyed);
     }
 
@@ -459,6 +667,7 @@ impl Client {
 
     async fn finish_destroy(&self) {
         self.inner.outbox.close(true);
+        self.inner.requests.fail_all();
         self.report_dropped().await;
         self.set_state(ClientState::Destroyed);
         self.raise(Lifecycle::Destroy(self.clone())).await;
@@ -483,6 +692,7 @@ impl Client {
         let gate = inner.config.sync.then(SyncGate::new);
         let reader = Reader {
             events: &inner.events,
+            responders: &inner.responders,
             config: &inner.config,
             received: "detected event",
             identify: false,
@@ -521,6 +731,51 @@ impl Client {
 }
 
 impl Peer for Client {}
+
+impl Channel for Client {
+    fn requests(&self) -> &Requests {
+        &self.inner.requests
+    }
+
+    fn requests_if_any(&self) -> Option<&Requests> {
+        Some(&self.inner.requests)
+    }
+
+    fn send<T: Serialize + ?Sized>(&self, event_type: &str, data: &T) -> Result<(), Error> {
+        self.check_alive()?;
+        self.send_with(|dst| self.inner.out.encode(event_type, data, dst))
+    }
+
+    fn check_type(&self, event_type: &str) -> Result<(), Error> {
+        self.inner.out.check_event_type(event_type)
+    }
+
+    fn connection(&self) -> u64 {
+        self.inner.connection.load(Ordering::SeqCst)
+    }
+}
+
+/// Ends a client at once when a graceful close is dropped before it is done.
+struct StopOnDrop<'a>(Option<&'a Client>);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(client) = self.0 {
+            client.stop_now();
+        }
+    }
+}
+
+/// Runs `future` until `deadline` (`None`: to the end); whether it completed.
+async fn until(deadline: Option<tokio::time::Instant>, future: impl Future) -> bool {
+    match deadline {
+        None => {
+            future.await;
+            true
+        }
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.is_ok(),
+    }
+}
 
 enum Outcome {
     /// The server closed the connection.

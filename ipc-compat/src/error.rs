@@ -1,6 +1,7 @@
 //! The one error type of this crate.
 
 use std::io;
+use std::time::Duration;
 
 use ipc_codec::CodecError;
 
@@ -78,6 +79,44 @@ pub enum Error {
     /// The server is already running.
     #[error("the server is already running")]
     AlreadyRunning,
+    /// No reply to a request within its deadline (request/response,
+    /// `PROTOCOL.md`). A reply that comes later is dropped without a word.
+    #[error("no reply to request {event_type:?} within {after:?}")]
+    Timeout {
+        /// The request's type.
+        event_type: String,
+        /// The deadline the request was given.
+        after: Duration,
+    },
+    /// The peer's handler for a request failed, or the peer could not run
+    /// one (no handler for the type, data that did not fit): its message.
+    #[error("request {event_type:?} failed on the peer: {message}")]
+    Remote {
+        /// The request's type.
+        event_type: String,
+        /// What the peer said (the `message` of its reply's `error`).
+        message: String,
+    },
+    /// The connection ended before the reply to a request came (the peer may
+    /// or may not have handled it).
+    #[error("the connection ended before the reply to request {event_type:?} came")]
+    Disconnected {
+        /// The request's type.
+        event_type: String,
+    },
+    /// A graceful close ([`Client::close`](crate::Client::close),
+    /// [`Server::stop_within`](crate::Server::stop_within)) could not deliver
+    /// everything that was queued: its deadline passed, or a connection broke.
+    #[error("{events} queued events were not delivered ({connections} connections)")]
+    Undelivered {
+        /// How many queued events were not written in full. The write a
+        /// deadline cut short counts whole, though part of it may have
+        /// reached the peer: the peer got at least all the others. (Losses in
+        /// more than 64 separate bursts on one connection count the last 64.)
+        events: u64,
+        /// How many connections they were queued for.
+        connections: usize,
+    },
     /// A socket failure: binding, connecting, TLS, datagrams.
     #[error(transparent)]
     Transport(#[from] ipc_transport::Error),
@@ -119,6 +158,9 @@ impl Error {
             }
             Error::AlreadyRunning => K::AlreadyExists,
             Error::IdleTimeout { .. } => K::TimedOut,
+            Error::Timeout { .. } | Error::Undelivered { .. } => K::TimedOut,
+            Error::Remote { .. } => K::Other,
+            Error::Disconnected { .. } => K::ConnectionAborted,
             Error::Transport(
                 ipc_transport::Error::Connect { source, .. } | ipc_transport::Error::Bind { source, .. },
             ) => source.kind(),

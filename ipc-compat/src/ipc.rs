@@ -248,10 +248,14 @@ impl Ipc {
         Ok(client)
     }
 
-    /// `ipc.disconnect(id)`: ends the client for good, at once (unsent events
-    /// are dropped: [`Client::flush`] first to send them), removes its
-    /// handlers, as node-ipc does, and removes it from `ipc.of`. Returns
-    /// whether there was such a client.
+    /// `ipc.disconnect(id)`: ends the client for good, at once, as node-ipc
+    /// does: unsent events are dropped, its handlers removed, and it leaves
+    /// `ipc.of`. Returns whether there was such a client.
+    ///
+    /// To deliver what is queued first, close it gracefully instead:
+    /// [`Client::close`] (or [`Client::close_within`], with a deadline)
+    /// writes everything emitted before it, then closes the connection
+    /// without losing what was written.
     pub fn disconnect(&self, id: &str) -> bool {
         let client = self.lock_of().remove(id);
         match client {

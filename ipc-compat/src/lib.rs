@@ -49,6 +49,12 @@
 //! apart ([`Lifecycle`]), so a peer cannot fake a lifecycle event. See
 //! `API-MAP.md` in the crate for every item of node-ipc's README and its
 //! counterpart here.
+//!
+//! Beyond node-ipc, over its own wire (`PROTOCOL.md` in the repository):
+//! request/response with deadlines ([`Client::request`], [`Socket::request`],
+//! answered by [`Server::on_request`] and [`Client::on_request`], or by a
+//! node-ipc program with a small JavaScript helper), and a graceful close
+//! that delivers what is queued ([`Client::close`], [`Server::stop_within`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -64,6 +70,7 @@ mod error;
 mod events;
 mod ipc;
 mod log;
+mod request;
 mod server;
 mod socket;
 mod trace;
@@ -71,12 +78,13 @@ mod wire;
 
 pub use client::{Client, ClientState};
 pub use config::{
-    BadFrame, Config, Interface, Logger, StopRetrying, TlsConfig, DEFAULT_MAX_PENDING_BYTES,
-    DEFAULT_MAX_QUEUED_EVENTS,
+    BadFrame, Config, Interface, Logger, StopRetrying, TlsConfig, DEFAULT_MAX_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_PENDING_BYTES, DEFAULT_MAX_QUEUED_EVENTS,
 };
 pub use error::Error;
 pub use ipc::Ipc;
 pub use log::inspect;
+pub use request::{REPLY_EVENT, REQUEST_EVENT};
 pub use server::{Server, UdpType};
 pub use socket::Socket;
 pub use wire::RawPayload;

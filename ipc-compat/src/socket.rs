@@ -1,17 +1,21 @@
 //! [`Socket`]: one client of a server (`socket` in node-ipc's server handlers).
 
 use std::fmt;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use ipc_codec::Event;
 use ipc_transport::{PeerAddr, PeerCredentials};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::core::{DatagramQueue, Killer, Outbox, Peer};
 use crate::error::Error;
+use crate::request::{Channel, Requests};
 use crate::wire::{Outgoing, RawPayload};
 
 #[derive(Debug)]
@@ -31,6 +35,8 @@ struct Inner {
     link: Link,
     authorized: Option<bool>,
     credentials: Option<PeerCredentials>,
+    /// Made when the connection first asks or answers a request (most never do).
+    requests: OnceLock<Box<Requests>>,
 }
 
 /// A client of a [`Server`](crate::Server) (node-ipc's `socket` argument):
@@ -55,10 +61,10 @@ impl Socket {
         link: Link,
         authorized: Option<bool>,
     ) -> Socket {
-        let credentials = None;
-        Socket {
-            inner: Arc::new(Inner { serial, peer, id: Mutex::new(None), out, link, authorized, credentials }),
-        }
+        let (credentials, requests) = (None, OnceLock::new());
+        let inner =
+            Inner { serial, peer, id: Mutex::new(None), out, link, authorized, credentials, requests };
+        Socket { inner: Arc::new(inner) }
     }
 
     /// This socket with the peer credentials its listener reported (before it is shared).
@@ -228,11 +234,126 @@ impl Socket {
         }
     }
 
-    /// Closes the connection after sending what is queued (node's `socket.end()`).
+    /// Closes the connection after sending what is queued (node's
+    /// `socket.end()`): later emits fail, and once everything is written the
+    /// connection is half-closed and ends when the peer closes its side too
+    /// (at most 5 s later), so that what was sent is not reset away.
+    /// [`Server::stop_within`](crate::Server::stop_within) does this for every socket.
     pub fn end(&self) {
         if let Link::Stream { outbox, .. } = &self.inner.link {
             outbox.close(false);
         }
+    }
+
+    /// Asks this socket's client a request and waits for its reply, at most
+    /// `timeout` (request/response, `PROTOCOL.md`): the client's handler
+    /// ([`Client::on_request`](crate::Client::on_request), or the JavaScript
+    /// helper's) answers it. The reply's value is the data of the event this
+    /// returns (its type is `event_type`; no data when the peer replied
+    /// `undefined`).
+    ///
+    /// The request is sent at this call, as [`emit`](Socket::emit) sends,
+    /// and the deadline runs from it. Dropping the future cancels the wait:
+    /// the request leaves [`pending_requests`](Socket::pending_requests), and
+    /// its reply, if one comes, is dropped without a word. Any number of
+    /// requests may be in flight at once; replies are matched by id.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_compat::Error> {
+    /// use std::time::Duration;
+    /// use ipc_compat::{Config, Ipc};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.world");
+    /// let mut config = Config::default();
+    /// config.silent = true;
+    /// let server = Ipc::new(config.clone()).serve(Some(&path))?;
+    /// let mut connected = server.lifecycle(4);
+    /// server.start().await?;
+    ///
+    /// let client = Ipc::new(config).connect_to("world", Some(&path))?;
+    /// client.on_request("whoami", |_, _client| async { Ok::<_, String>("hello") });
+    /// let socket = loop {
+    ///     if let Some(ipc_compat::Lifecycle::Connect(socket)) = connected.recv().await {
+    ///         break socket;
+    ///     }
+    /// };
+    /// let name = socket.request("whoami", (), Duration::from_secs(5)).await?;
+    /// assert_eq!(name.data_as::<String>()?, "hello");
+    /// assert_eq!(socket.pending_requests(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when no reply came in time; [`Error::Remote`] when
+    /// the peer's handler failed (or it has none for `event_type`), with its
+    /// message; [`Error::Disconnected`] when the connection ended first; and
+    /// at once, as [`emit`](Socket::emit) (the profile's rules apply to
+    /// `event_type` as well as to `ipc.request`).
+    pub fn request<'a, T: Serialize>(
+        &'a self,
+        event_type: &'a str,
+        data: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Event, Error>> + Send + 'a {
+        crate::request::ask(self, event_type, &data, timeout)
+    }
+
+    /// [`request`](Socket::request), with the reply's value deserialized into `R`.
+    ///
+    /// # Errors
+    ///
+    /// As [`request`](Socket::request), and [`Error::Codec`] when the reply does not fit `R`.
+    pub fn request_typed<'a, T: Serialize, R: DeserializeOwned>(
+        &'a self,
+        event_type: &'a str,
+        data: T,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<R, Error>> + Send + 'a {
+        crate::request::ask_typed(self, event_type, &data, timeout)
+    }
+
+    /// How many requests to this socket wait for their reply (a request
+    /// leaves when its reply comes, its deadline passes, its future is
+    /// dropped, or the connection ends).
+    pub fn pending_requests(&self) -> usize {
+        self.inner.requests.get().map_or(0, |requests| requests.len())
+    }
+
+    /// The connection ended: every request still waiting fails.
+    pub(crate) fn fail_requests(&self) {
+        if let Some(requests) = self.inner.requests.get() {
+            requests.fail_all();
+        }
+    }
+
+    /// A stream connection's queue.
+    pub(crate) fn outbox(&self) -> Option<&Outbox> {
+        match &self.inner.link {
+            Link::Stream { outbox, .. } => Some(outbox),
+            Link::Udp { .. } => None,
+        }
+    }
+}
+
+impl Channel for Socket {
+    fn requests(&self) -> &Requests {
+        self.inner.requests.get_or_init(Box::default)
+    }
+
+    fn requests_if_any(&self) -> Option<&Requests> {
+        self.inner.requests.get().map(|requests| &**requests)
+    }
+
+    fn send<T: Serialize + ?Sized>(&self, event_type: &str, data: &T) -> Result<(), Error> {
+        self.send_with(|dst| self.inner.out.encode(event_type, data, dst))
+    }
+
+    fn check_type(&self, event_type: &str) -> Result<(), Error> {
+        self.inner.out.check_event_type(event_type)
     }
 }
 

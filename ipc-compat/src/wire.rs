@@ -130,6 +130,11 @@ impl Outgoing {
         Ok(self.codec()?.encode_data(event_type, data, dst)?)
     }
 
+    /// Checks an event type against the rules, as encoding it would.
+    pub(crate) fn check_event_type(&self, event_type: &str) -> Result<(), Error> {
+        Ok(self.codec()?.rules().check_event_type(event_type)?)
+    }
+
     /// Appends an event as it is (its data bytes unchanged; no data is written `{}`).
     pub(crate) fn encode_event(&self, event: &Event, dst: &mut BytesMut) -> Result<(), Error> {
         Ok(self.codec()?.encode_event(event, dst)?)

@@ -26,6 +26,10 @@ pub const DEFAULT_MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
 /// which fails such writes): [`Config::max_queued_events`].
 pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 1024;
 
+/// How many requests one connection answers at once (beyond node-ipc, which
+/// has no requests): [`Config::max_concurrent_requests`].
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 1024;
+
 /// `ipc.config`: every node-ipc configuration variable, under its Rust name,
 /// with node-ipc's defaults.
 ///
@@ -72,7 +76,9 @@ pub const DEFAULT_MAX_QUEUED_EVENTS: usize = 1024;
 /// Beyond node-ipc: [`legacy_v9_data`](Config::legacy_v9_data),
 /// [`on_bad_frame`](Config::on_bad_frame) and
 /// [`max_queued_events`](Config::max_queued_events), which the presets set to
-/// what each node-ipc line does; and, off in both presets,
+/// what each node-ipc line does;
+/// [`max_concurrent_requests`](Config::max_concurrent_requests) for
+/// request/response (`PROTOCOL.md`); and, off in both presets,
 /// [`allowed_peers`](Config::allowed_peers) (who may connect to a local
 /// server; Assured admits the server's own uid), [`keepalive`](Config::keepalive)
 /// (TCP keepalive) and [`idle_timeout`](Config::idle_timeout) (close a
@@ -245,6 +251,12 @@ pub struct Config {
     /// config.idle_timeout = Some(Duration::from_secs(60)); // peers that say nothing for a minute go
     /// ```
     pub idle_timeout: Option<Duration>,
+    /// Beyond node-ipc: how many requests (`on_request` handlers) one
+    /// connection runs at once. Past it, that connection reads nothing more
+    /// until one of them finishes, which slows the peer down instead of
+    /// growing without bound (its own replies wait too). Default
+    /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`] (1,024).
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for Config {
@@ -296,6 +308,7 @@ impl Config {
             allowed_peers: None,
             keepalive: None,
             idle_timeout: None,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
         }
     }
 
@@ -339,8 +352,10 @@ impl Config {
                 "maxMessageSize, maxPendingBytes and maxEventNameLength must be at least 1".into(),
             ));
         }
-        if self.max_queued_events == 0 {
-            return Err(Error::Config("max_queued_events must be at least 1".into()));
+        if self.max_queued_events == 0 || self.max_concurrent_requests == 0 {
+            return Err(Error::Config(
+                "max_queued_events and max_concurrent_requests must be at least 1".into(),
+            ));
         }
         if self.idle_timeout == Some(Duration::ZERO) {
             return Err(Error::Config("idle_timeout must be longer than zero (None turns it off)".into()));

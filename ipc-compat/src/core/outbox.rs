@@ -266,6 +266,12 @@ impl<Q: Queue> Outbox<Q> {
         self.lock().closed
     }
 
+    /// Whether the queue is closed and every frame is finished (written or lost).
+    pub(crate) fn is_closed_and_drained(&self) -> bool {
+        let state = self.lock();
+        state.closed && state.done == state.pushed
+    }
+
     /// The frames taken by a writer that stopped before writing them are lost.
     pub(crate) fn abandon_in_flight(&self) {
         let mut state = self.lock();
@@ -285,32 +291,48 @@ impl<Q: Queue> Outbox<Q> {
     /// Errors: [`Error::Closed`] when one of them was lost (the connection
     /// closed first, or the queue was closed with `discard`).
     pub(crate) async fn flush(&self) -> Result<(), Error> {
-        let target = {
+        let (start, target) = {
             let state = self.lock();
             if state.closed && state.losses.back().is_some_and(|&(_, last)| last == state.pushed) {
                 return Err(Error::Closed); // discarded, the last frames with it
             }
-            state.pushed
+            (state.done, state.pushed)
         };
-        let mut start = None;
+        self.finished(target).await;
+        if self.lost_in(start, target) > 0 {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// How many frames are finished (written or lost), and how many were
+    /// queued, so far: frames are numbered from 0 in queue order, and finish
+    /// in that order.
+    pub(crate) fn progress(&self) -> (u64, u64) {
+        let state = self.lock();
+        (state.done, state.pushed)
+    }
+
+    /// Waits until the frames numbered below `target` are finished.
+    pub(crate) async fn finished(&self, target: u64) {
         loop {
             let progressed = self.progressed.notified();
             tokio::pin!(progressed);
             // registered before the check: a wake-up between them is not lost
             progressed.as_mut().enable();
-            let done = self.lock().done;
-            start.get_or_insert(done);
-            if done >= target {
-                break;
+            if self.lock().done >= target {
+                return;
             }
             progressed.await;
         }
-        let start = start.unwrap_or(0);
-        let lost = self.lock().losses.iter().any(|&(first, last)| first < target && last > start);
-        if lost {
-            return Err(Error::Closed);
-        }
-        Ok(())
+    }
+
+    /// How many of the frames numbered `from..to` were lost, as far as the
+    /// last losses remembered tell (a close that loses frames in more than 64
+    /// separate bursts may count fewer).
+    pub(crate) fn lost_in(&self, from: u64, to: u64) -> u64 {
+        let state = self.lock();
+        state.losses.iter().map(|&(first, last)| last.min(to).saturating_sub(first.max(from))).sum()
     }
 
     /// Waits until frames are queued (true), or the queue is closed and

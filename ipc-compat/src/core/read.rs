@@ -6,11 +6,12 @@ use ipc_transport::PeerAddr;
 
 use crate::config::Config;
 use crate::log::{log, log_event};
+use crate::request::{Channel, Responders, REPLY_EVENT, REQUEST_EVENT};
 use crate::wire::Inbound;
 
 /// Whom a connection reads for: a server's [`Socket`](crate::Socket) or a
 /// [`Client`](crate::Client).
-pub(crate) trait Peer: Clone + Send + Sync + 'static {
+pub(crate) trait Peer: Channel {
     /// Learns the id the peer announced in `data.id` (a server's socket does;
     /// a client has nothing to learn).
     fn learn_id(&self, _event: &Event) {}
@@ -27,6 +28,8 @@ pub(crate) trait Peer: Clone + Send + Sync + 'static {
 pub(crate) struct Reader<'a, P> {
     /// The handlers.
     pub(crate) events: &'a Dispatcher<P>,
+    /// The request handlers (request/response, [`crate::request`]).
+    pub(crate) responders: &'a Responders<P>,
     /// The configuration of this connection (logging, `identifyPeer`).
     pub(crate) config: &'a Config,
     /// What the log says before a received event's type (node-ipc's words
@@ -47,7 +50,24 @@ impl<P: Peer> Reader<'_, P> {
                     peer.learn_id(&event);
                 }
                 log_event(self.config, self.received, &event);
-                self.events.dispatch(&event, peer).await;
+                // the two reserved types of request/response go to it, never to the
+                // handlers; any other event pays these two comparisons (mostly of lengths)
+                match event.event_type() {
+                    REPLY_EVENT => {
+                        if let Some(requests) = peer.requests_if_any() {
+                            requests.settle(&event);
+                        }
+                    }
+                    REQUEST_EVENT => {
+                        let max = self.config.max_concurrent_requests;
+                        if let Some(wait) = self.responders.answer(&event, peer, self.events, max) {
+                            wait.await;
+                        }
+                    }
+                    _ => {
+                        self.events.dispatch(&event, peer).await;
+                    }
+                }
             }
             Inbound::Chunk(bytes) => {
                 self.events.emit_lifecycle(Lifecycle::Data { peer: peer.clone(), bytes }).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use ipc_codec::CodecError;
 use ipc_events::SyncGate;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::idle::Prefixed;
 pub(crate) use super::idle::{until_active, Woke};
@@ -16,12 +16,20 @@ use super::{Killer, Outbox, Peer, Reader};
 use crate::error::Error;
 use crate::wire::WireCodec;
 
+/// How long a connection closed gracefully (its queue closed and written,
+/// then half-closed) waits for the peer to close its side too, reading and
+/// handling what still comes. Closing while the peer may still send could
+/// reset the connection, and a reset can throw away what we wrote and the
+/// peer did not read yet.
+const PEER_CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// Why a stream connection ended.
 #[derive(Debug)]
 pub(crate) enum Ended {
     /// The peer closed its side (end of stream).
     PeerClosed,
-    /// Our side was ended (`socket.end()`): what was queued is written.
+    /// Our side was ended (`socket.end()`, `Client::close`, `Server::stop_within`):
+    /// what was queued is written, and the connection was half-closed.
     Drained,
     /// Reading failed: I/O, a frame the 14.x policy refuses, or an unfinished
     /// frame past `messageTimeout` (I/O kind `TimedOut`).
@@ -65,8 +73,12 @@ impl Ended {
 ///
 /// When the peer closes its side and `linger` is set, what is still queued is
 /// written (for at most `linger`) before the connection closes, as node does
-/// (`allowHalfOpen` off). Frames taken by the writer but not written when the
-/// connection ends are recorded as lost ([`Outbox::flush`] reports them).
+/// (`allowHalfOpen` off). When `outbox` is closed (a graceful close), what
+/// it holds is written, the write side is shut down, and the connection
+/// ends once the peer closed its side too (at most [`PEER_CLOSE_WAIT`]; on
+/// Windows at once, named pipes cannot half-close). Frames taken by the
+/// writer but not written when the connection ends are recorded as lost
+/// ([`Outbox::flush`] reports them).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn serve_stream<T, P>(
     mut io: T,
@@ -141,13 +153,14 @@ where
         }
         Ok::<(), CodecError>(())
     };
+    tokio::pin!(reading);
     // Biased: the writer is polled right after the reader, in the same poll,
     // so what the handlers of one read emitted goes out without another trip
     // through the scheduler (unbiased, the writer was polled first half the
     // time and woken again by the reader's emits).
     let ended = tokio::select! {
         biased;
-        read = reading => match read {
+        read = &mut reading => match read {
             Ok(()) => Ended::PeerClosed,
             Err(e) => Ended::read_failed(e),
         },
@@ -158,10 +171,34 @@ where
         killed = killer.killed() => Ended::Killed(killed),
     };
     outbox.abandon_in_flight();
-    if let (Ended::PeerClosed, Some(linger)) = (&ended, linger) {
-        outbox.close(false);
-        let _ = tokio::time::timeout(linger, write_stream(outbox, &mut write, None)).await;
-        outbox.abandon_in_flight();
+    match (&ended, linger) {
+        (Ended::PeerClosed, Some(linger)) => {
+            outbox.close(false);
+            let _ = tokio::time::timeout(linger, write_stream(outbox, &mut write, None)).await;
+            outbox.abandon_in_flight();
+        }
+        (Ended::Drained, _) => half_close(&mut write, reading, killer).await,
+        _ => {}
     }
     ended
+}
+
+/// The end of a graceful close, everything written: says so (shuts the write
+/// side down), then waits for the peer to say it too, reading and handling
+/// what it still sends. On Windows it ends at once (a named pipe has no half-close).
+async fn half_close<W, R>(write: &mut W, reading: std::pin::Pin<&mut R>, killer: &Killer)
+where
+    W: AsyncWrite + Unpin,
+    R: std::future::Future,
+{
+    if write.shutdown().await.is_err() || cfg!(windows) {
+        return;
+    }
+    let peer_closed = async {
+        tokio::select! {
+            _ = reading => {},
+            _ = killer.killed() => {},
+        }
+    };
+    let _ = tokio::time::timeout(PEER_CLOSE_WAIT, peer_closed).await;
 }

@@ -40,6 +40,7 @@ pub(super) async fn udp_loop(
     };
     let reader = Reader {
         events: &events,
+        responders: &ctx.server.inner.responders,
         config: &ctx.config,
         received: "received event of :",
         identify: ctx.config.identify_peer,

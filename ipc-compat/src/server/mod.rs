@@ -4,12 +4,13 @@
 
 mod datagrams;
 mod listen;
+mod stop;
 mod streams;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use crate::core::{DatagramQueue, Outbox};
 use crate::error::Error;
 use crate::events::event_api;
 use crate::log::log;
+use crate::request::{request_api, Responders};
 use crate::socket::Socket;
 use crate::wire::{Outgoing, RawPayload, WireCodec};
 use listen::Bound;
@@ -41,6 +43,11 @@ pub(crate) struct Inner {
     run: Mutex<Option<Running>>,
     sockets: Mutex<Vec<Socket>>,
     serial: AtomicU64,
+    /// The request handlers.
+    responders: Responders<Socket>,
+    /// Set by a graceful stop: a connection accepted from then on is ended
+    /// gracefully at once (read with `sockets` locked, see `streams.rs`).
+    draining: AtomicBool,
 }
 
 /// One run of a server, between `start` and `stop`.
@@ -48,6 +55,8 @@ struct Running {
     config: Arc<Config>,
     out: Arc<Outgoing>,
     shutdown: watch::Sender<bool>,
+    /// Turns true when a graceful stop begins: no more connections are accepted.
+    drain: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
     local_addr: Option<SocketAddr>,
     path: Option<PathBuf>,
@@ -111,6 +120,8 @@ impl Server {
                 run: Mutex::new(None),
                 sockets: Mutex::new(Vec::new()),
                 serial: AtomicU64::new(0),
+                responders: Responders::default(),
+                draining: AtomicBool::new(false),
             }),
         }
     }
@@ -153,15 +164,18 @@ impl Server {
 
     async fn bind_and_spawn(&self, config: Arc<Config>) -> Result<(), Error> {
         config.validate()?;
+        self.inner.draining.store(false, Ordering::SeqCst);
         let endpoint = self.inner.listen.endpoint(config.tls.is_some());
         config.check_assured(&endpoint, Side::Server)?;
         let out = Arc::new(Outgoing::from_config(&config)?);
         let codec = WireCodec::from_config(&config)?;
         let (shutdown, stop_rx) = watch::channel(false);
+        let (drain, drain_rx) = watch::channel(false);
         let mut running = Running {
             config: config.clone(),
             out,
             shutdown,
+            drain,
             task: None,
             local_addr: None,
             path: None,
@@ -184,7 +198,7 @@ impl Server {
                     }),
                 }
                 let span = self.run_span(&endpoint, running.local_addr);
-                tokio::spawn(streams::accept_loop(ctx, listener, stop_rx).instrument(span))
+                tokio::spawn(streams::accept_loop(ctx, listener, stop_rx, drain_rx).instrument(span))
             }
             Bound::Datagrams(socket) => {
                 let local = socket.local_addr()?;
@@ -219,8 +233,9 @@ impl Server {
 
     /// Stops serving (node-ipc `ipc.server.stop()`): closes the listener and
     /// every connection (each raises `close` and `socket.disconnected`), and
-    /// returns once they are closed. Unsent events are dropped: call
-    /// [`flush`](Server::flush) first to send them. Does nothing when not running.
+    /// returns once they are closed. Unsent events are dropped: to deliver
+    /// them first, stop with [`stop_within`](Server::stop_within). Does
+    /// nothing when not running.
     pub async fn stop(&self) {
         let running = self.lock_run().take();
         if let Some(mut running) = running {
@@ -456,6 +471,8 @@ impl Server {
     }
 
     event_api!(Socket, "the socket it came from");
+
+    request_api!(Socket, "the socket it came from (ask it with [`Socket::request`])");
 
     /// Runs `handler` when the server has started (node-ipc `on('start')`, and `serve`'s callback).
     pub fn on_start<F>(&self, handler: F) -> ipc_events::HandlerId

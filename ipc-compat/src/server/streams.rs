@@ -2,6 +2,7 @@
 //! each connection's life from `connect` to `socket.disconnected`.
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +22,14 @@ use crate::socket::{Link, Socket};
 /// How long a connection whose peer closed its side may take to send what is still queued.
 const LINGER: Duration = Duration::from_secs(5);
 
-/// Accepts connections until the server stops, then waits for them to close.
-pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch::Receiver<bool>) {
+/// Accepts connections until the server stops or drains (a graceful stop),
+/// then waits for them to close.
+pub(super) async fn accept_loop(
+    ctx: Ctx,
+    mut listener: IpcListener,
+    stop: watch::Receiver<bool>,
+    mut drain: watch::Receiver<bool>,
+) {
     // Shared: a connection's task holds a pointer, not a copy.
     let ctx = Arc::new(ctx);
     let mut connections = JoinSet::new();
@@ -67,6 +74,7 @@ pub(super) async fn accept_loop(ctx: Ctx, mut listener: IpcListener, stop: watch
                 }
             },
             () = until_stopped(&mut stopped) => break,
+            () = until_stopped(&mut drain) => break,
         }
     }
     drop(listener);
@@ -121,8 +129,17 @@ async fn connection<T>(
     let link = Link::Stream { outbox: outbox.clone(), killer: killer.clone() };
     let socket =
         Socket::new(serial, peer, ctx.out.clone(), link, who.authorized).with_credentials(who.credentials);
-    server.lock_sockets().push(socket.clone());
+    let draining = {
+        let mut sockets = server.lock_sockets();
+        sockets.push(socket.clone());
+        // under the lock: a graceful stop either finds this socket in the
+        // list or set the flag before we read it
+        server.inner.draining.load(Ordering::SeqCst)
+    };
     crate::trace::connected();
+    if draining {
+        socket.end();
+    }
     log(&ctx.config, || format!("## socket connection to server detected ## {socket}"));
     server.inner.events.emit_lifecycle(Lifecycle::Connect(socket.clone())).await;
     let woke = tokio::select! {
@@ -149,6 +166,7 @@ async fn serve_and_close<T>(
     let events = &server.inner.events;
     let reader = Reader {
         events,
+        responders: &server.inner.responders,
         config: &ctx.config,
         received: "received event of :",
         identify: ctx.config.identify_peer,
@@ -169,6 +187,7 @@ async fn serve_and_close<T>(
     let error = ended.and_then(Ended::into_error);
     outbox.abandon_in_flight();
     outbox.close(true);
+    socket.fail_requests();
     if let Some(error) = error {
         log(&ctx.config, || format!("server socket error {error}"));
         events.emit_lifecycle(Lifecycle::Error { peer: Some(socket.clone()), error: Arc::new(error) }).await;
