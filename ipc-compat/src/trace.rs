@@ -183,3 +183,16 @@ mod tests {
         assert!(cut.trim_end_matches("...").chars().all(|c| c == 'é'));
     }
 }
+
+/// A client's server did not answer the acknowledged-delivery agreement in
+/// time: the plain wire on this connection (events may be lost).
+#[cold]
+pub(crate) fn acks_fallback(id: &str, after: std::time::Duration) {
+    tracing::warn!(target: "ipc_compat", id, after_ms = after.as_millis() as u64, "no acknowledged delivery: the server did not agree, plain wire");
+}
+
+/// The same, with acks required: the client gives up.
+#[cold]
+pub(crate) fn acks_refused(id: &str, after: std::time::Duration) {
+    tracing::warn!(target: "ipc_compat", id, after_ms = after.as_millis() as u64, "acknowledged delivery required and the server did not agree: giving up");
+}
