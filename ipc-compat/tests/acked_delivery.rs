@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use interop::within;
-use ipc_compat::{Acks, Config, Error, Ipc, WhenFull};
+use interop::{within, within_for};
+use ipc_compat::{Acks, Config, Error, Ipc, Keepalive, WhenFull};
 use support::{child_arg, next_error, tell_parent, v9, wait_for, watched, ChildProcess};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -37,7 +37,7 @@ fn acked(dir: &Path, acks: Acks) -> Config {
     config
 }
 
-/// Child helper: a server with acks on (`acked unix:<path>`, `acked tcp:<port>`)
+/// Child helper: a server with acks on (`acked unix:<path>`, `acked tcp:<host>:<port>`)
 /// or off (`plain unix:<path>`), whose `seq` handler tells the parent `s <n>`
 /// before it returns (so before it is acknowledged); a `stats` event makes it
 /// print its acknowledged-delivery counters. Says `ready <port>` once it listens.
@@ -54,7 +54,10 @@ fn child_server() {
         let ipc = Ipc::new(config);
         let server = match endpoint.split_once(':').unwrap() {
             ("unix", path) => ipc.serve(Some(Path::new(path))).unwrap(),
-            ("tcp", port) => ipc.serve_net(Some("127.0.0.1"), Some(port.parse().unwrap()), None).unwrap(),
+            ("tcp", at) => {
+                let (host, port) = at.rsplit_once(':').unwrap();
+                ipc.serve_net(Some(host), Some(port.parse().unwrap()), None).unwrap()
+            }
             other => panic!("{other:?}"),
         };
         server.on("seq", |event, _| tell_parent(format!("s {}", event.data_as::<u64>().unwrap())));
@@ -74,7 +77,11 @@ fn child_server() {
 
 /// A child server; returns it and its TCP port (0 for a local socket).
 fn spawn_server(mode: &str, endpoint: &str) -> (ChildProcess, u16) {
-    let child = ChildProcess::spawn("child_server", &format!("{mode} {endpoint}"));
+    ready(ChildProcess::spawn("child_server", &format!("{mode} {endpoint}")))
+}
+
+/// A child server once it said it is ready, and its port.
+fn ready(child: ChildProcess) -> (ChildProcess, u16) {
     let ready = tokio::task::block_in_place(|| {
         std::iter::from_fn(|| child.next_line())
             .find(|l| l.starts_with("ready "))
@@ -164,7 +171,7 @@ async fn connection_cut_200_times_by_a_proxy_none_lost_none_duplicated_in_order(
     const CUTS: u64 = 200;
     const N: u64 = 50_000;
     let dir = tempfile::tempdir().unwrap();
-    let (child, server_port) = spawn_server("acked", "tcp:0");
+    let (child, server_port) = spawn_server("acked", "tcp:127.0.0.1:0");
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     // a frame is about 60 bytes: cuts every 1 to 12,000 bytes fall mid-frame most of the time
     let (proxy, cuts) = cutting_proxy(server_port, CUTS, 12_000, seed).await;
@@ -446,4 +453,103 @@ async fn against_a_server_without_acks_a_client_falls_back_with_a_warning_or_ref
     assert!(matches!(Error::of(&error), Some(Error::AcksUnsupported { .. })), "{error}");
     wait_for(&mut life, "destroy").await;
     assert!(matches!(client.emit("seq", 1), Err(Error::Destroyed { .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5_second_partition_under_load_none_lost_none_duplicated() {
+    const N: u64 = 20_000;
+    let test = "a_5_second_partition_under_load_none_lost_none_duplicated";
+    let Some(ns) = interop::NetNs::create_or_skip(test) else { return };
+    let exe = std::env::current_exe().unwrap();
+    let endpoint = format!("acked tcp:{}:0", ns.ns_addr());
+    let (child, port) = ready(ChildProcess::spawn_from(ns.exec(exe), "child_server", &endpoint));
+    // everything the server's handler sees, until its stats line
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        loop {
+            let line = child.next_line_within(Duration::from_secs(60)).expect("the child is alive");
+            if let Some(n) = seq_of(&line) {
+                seen.push(n);
+            } else if let Some(stats) = line.strip_prefix("stats ") {
+                return (seen, stats.to_owned());
+            }
+        }
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = acked(dir.path(), Acks::Required);
+    // a silent server (the link is down) is left after 2 s; then the client
+    // tries again every 200 ms until the link is back
+    config.idle_timeout = Some(Duration::from_secs(2));
+    config.keepalive = Some(Keepalive::new(Duration::from_secs(1)).interval(Duration::from_secs(1)).count(2));
+    config.retry = Duration::from_millis(200);
+    let ipc = Ipc::new(config);
+    let disconnects = Arc::new(AtomicU64::new(0));
+    let counter = disconnects.clone();
+    let host = ns.ns_addr().to_string();
+    let client = ipc
+        .connect_to_net_with("partition", Some(&host), Some(port), |c| {
+            c.on_disconnect(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+        })
+        .unwrap();
+    within("connect", client.connected()).await.unwrap();
+    let started = Instant::now();
+    // the load: 2,000 events a second, for about 10 s
+    let sender = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            for n in 0..N {
+                if n % 20 == 0 {
+                    tick.tick().await;
+                }
+                client.emit_async("seq", n).await.unwrap();
+            }
+        }
+    });
+    // the partition: once the server has acknowledged 4,000 events, for 5 s
+    within("4,000 acknowledged", async {
+        while client.ack_stats().acknowledged < 4_000 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    ns.set_link(false).unwrap();
+    let at = client.ack_stats();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ns.set_link(true).unwrap();
+    let during = client.ack_stats();
+    within_for(Duration::from_secs(60), "the sender", sender).await.unwrap();
+    within_for(Duration::from_secs(60), "everything acknowledged", async {
+        while client.ack_stats().acknowledged < N {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    client.emit_async("stats", ()).await.unwrap();
+    let (seen, stats) = within_for(Duration::from_secs(60), "the server's figures", lines).await.unwrap();
+    let stats: Vec<u64> = stats.split(' ').map(|n| n.parse().unwrap()).collect();
+    let after = client.ack_stats();
+    let distinct: BTreeSet<u64> = seen.iter().copied().collect();
+    let (lost, duplicated) = (N - distinct.len() as u64, seen.len() as u64 - distinct.len() as u64);
+    println!(
+        "partition of 5 s after {} acknowledged ({} emitted by then, {} by its end); events sent {N}, received {}, \
+         lost {lost}, duplicated {duplicated}; resent {}, duplicates dropped by the server {}, client \
+         disconnects {}; replay buffer peak {} events; {:.1} s",
+        at.acknowledged,
+        at.sent,
+        during.sent,
+        seen.len(),
+        after.resent,
+        stats[1],
+        disconnects.load(Ordering::SeqCst),
+        after.buffered_peak,
+        started.elapsed().as_secs_f64(),
+    );
+    assert_eq!(check_in_order(&seen), Ok(()), "in order, each once");
+    assert_eq!(seen.first(), Some(&0));
+    assert_eq!((lost, duplicated), (0, 0));
+    ipc.disconnect("partition");
 }
