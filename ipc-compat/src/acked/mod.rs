@@ -135,6 +135,10 @@ pub struct AckStats {
     /// their connection (left over from the sender's previous connection; it
     /// sends them again after the agreement).
     pub before_agreement: u64,
+    /// Receiver: events whose inner type the profile's rules refuse (a
+    /// lifecycle name under Guarded, a name off the allow-list under
+    /// Assured): not handed over, and acknowledged as handled.
+    pub refused: u64,
     /// Receiver: acknowledgements sent.
     pub acks_sent: u64,
     /// Receiver: sender sessions remembered now.

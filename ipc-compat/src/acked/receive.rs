@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::{AckEnd, AckStats, ACK_DELAY, ACK_EVENT, ACK_EVERY, HELLO_EVENT, MAX_SESSIONS};
 use crate::core::Peer;
 
+/// The longest session name a server accepts (a longer hello is not answered).
+const MAX_SESSION_LEN: usize = 128;
+
 /// What one sender session has had handled. The async lock is held while
 /// the handlers run, so two connections of one session (an old one not yet
 /// noticed dead, and its replacement) still hand each event over once, in order.
@@ -34,6 +37,7 @@ pub(crate) struct Sessions {
     duplicates: AtomicU64,
     out_of_order: AtomicU64,
     early: AtomicU64,
+    refused: AtomicU64,
     acks_sent: AtomicU64,
 }
 
@@ -82,6 +86,7 @@ impl Sessions {
             duplicates: self.duplicates.load(Ordering::Relaxed),
             out_of_order: self.out_of_order.load(Ordering::Relaxed),
             before_agreement: self.early.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
             acks_sent: self.acks_sent.load(Ordering::Relaxed),
             sessions: self.lock().len(),
             ..AckStats::default()
@@ -124,7 +129,8 @@ impl SocketAcks {
     /// connection sends what the handlers finished at most [`ACK_DELAY`] ago).
     pub(crate) fn hello<P: Peer>(&self, event: &Event, peer: &P) {
         let Ok(hello) = event.data_as::<Hello>() else { return };
-        if self.session.get().is_some() {
+        // the memory a session name takes is bounded (PROTOCOL.md: at most 128 characters)
+        if hello.session.len() > MAX_SESSION_LEN || self.session.get().is_some() {
             return; // one agreement per connection
         }
         let session = self.sessions.session(&hello.session, hello.next);
@@ -181,10 +187,6 @@ impl SocketAcks {
             sessions.out_of_order.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let Some(inner) = inner_event(event) else {
-            sessions.out_of_order.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
         let mut last = session.last.lock().await;
         if seq <= *last {
             sessions.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -196,14 +198,22 @@ impl SocketAcks {
             peer.cut();
             return;
         }
-        if identify {
-            peer.learn_id(&inner);
+        // the inner type passes the profile's rules as a plain event's would
+        // (Assured: the allow-list); one that fails, or has no string type, is
+        // refused, and counts as handled
+        let inner = inner_event(event).filter(|inner| peer.check_type(inner.event_type()).is_ok());
+        if let Some(inner) = inner {
+            if identify {
+                peer.learn_id(&inner);
+            }
+            events.dispatch(&inner, peer).await;
+            sessions.delivered.fetch_add(1, Ordering::Relaxed);
+        } else {
+            sessions.refused.fetch_add(1, Ordering::Relaxed);
         }
-        events.dispatch(&inner, peer).await;
         *last = seq;
         session.handled.store(seq, Ordering::Relaxed);
         drop(last);
-        sessions.delivered.fetch_add(1, Ordering::Relaxed);
         self.acknowledge(peer, ACK_EVERY);
     }
 }
