@@ -408,6 +408,9 @@ impl Client {
     /// `ipc.disconnect(id)`, and the handlers stay registered. A client with
     /// nothing queued and no connection ends at once.
     ///
+    /// With acknowledged delivery ([`Config::acks`]), it first waits until
+    /// the server has acknowledged every event (reconnecting as needed).
+    ///
     /// This waits as long as delivery takes: bound it with
     /// [`close_within`](Client::close_within). Dropping the future before it
     /// completes ends the client at once, dropping what was not written yet.
@@ -467,10 +470,17 @@ impl Client {
 
     async fn close_by(&self, deadline: Option<tokio::time::Instant>) -> Result<(), Error> {
         let inner = &self.inner;
+        let mut abandon = StopOnDrop(Some(self));
+        // acknowledged delivery: first until the server has acknowledged everything
+        let mut unacknowledged = 0;
+        if let Some(acked) = &inner.acked {
+            if !until(deadline, acked.drained()).await {
+                unacknowledged = acked.stats().buffered as u64;
+            }
+        }
         // emits fail from now on; the writer ends once the queue is written, and half-closes
         inner.outbox.close(false);
         let (start, target) = inner.outbox.progress();
-        let mut abandon = StopOnDrop(Some(self));
         let written = until(deadline, inner.outbox.finished(target)).await;
         // no connection after this one; it ends when the server has closed its side too
         inner.explicit.store(true, Ordering::SeqCst);
@@ -480,7 +490,7 @@ impl Client {
             self.destroyed().await;
         }
         abandon.0 = None;
-        match inner.outbox.lost_in(start, target) {
+        match inner.outbox.lost_in(start, target) + unacknowledged {
             0 => Ok(()),
             events => Err(Error::Undelivered { events, connections: 1 }),
         }

@@ -350,6 +350,13 @@ impl Socket {
         }
     }
 
+    /// The connection ended: acknowledged delivery's task for it ends.
+    pub(crate) fn stop_acks(&self) {
+        if let Some(acks) = &self.inner.acks {
+            acks.stop();
+        }
+    }
+
     /// A stream connection's queue.
     pub(crate) fn outbox(&self) -> Option<&Outbox> {
         match &self.inner.link {
@@ -400,10 +407,6 @@ impl Peer for Socket {
 
     fn cut(&self) {
         self.destroy();
-    }
-
-    fn is_open(&self) -> bool {
-        !self.is_closed()
     }
 }
 

@@ -101,6 +101,9 @@ pub(crate) struct SocketAcks {
     session: OnceLock<Arc<Session>>,
     /// The highest sequence number acknowledged on this connection.
     acked: AtomicU64,
+    /// Wakes the acknowledgement task: something was handled and not acknowledged.
+    wake: tokio::sync::Notify,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Deserialize)]
@@ -122,7 +125,13 @@ struct Ack {
 
 impl SocketAcks {
     pub(crate) fn new(sessions: Arc<Sessions>) -> SocketAcks {
-        SocketAcks { sessions, session: OnceLock::new(), acked: AtomicU64::new(0) }
+        SocketAcks {
+            sessions,
+            session: OnceLock::new(),
+            acked: AtomicU64::new(0),
+            wake: tokio::sync::Notify::new(),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     /// A client's hello: answer it, and acknowledge from now on (a task per
@@ -135,27 +144,37 @@ impl SocketAcks {
         }
         let session = self.sessions.session(&hello.session, hello.next);
         let received = session.handled.load(Ordering::Relaxed);
+        // the answer acknowledges up to `received`
+        self.acked.store(received, Ordering::Relaxed);
         let _ = self.session.set(session);
         let _ = peer.send(HELLO_EVENT, &Agreed { acks: 1, received });
+        // acknowledgements of a trickle: ACK_DELAY after the first event not yet
+        // acknowledged; the task sleeps on `wake` while there is none (no timer
+        // for an idle connection), and ends with the connection (`stop`)
         let peer = peer.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(ACK_DELAY);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
-                if !peer.is_open() {
-                    break;
+                let Some(AckEnd::Receiving(acks)) = peer.acks() else { return };
+                acks.wake.notified().await;
+                if acks.stopped.load(Ordering::Relaxed) {
+                    return;
                 }
-                if let Some(AckEnd::Receiving(acks)) = peer.acks() {
-                    acks.acknowledge(&peer, 0);
-                }
+                tokio::time::sleep(ACK_DELAY).await;
+                acks.acknowledge(&peer, 0);
             }
         });
     }
 
+    /// The connection ended: the acknowledgement task ends too.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
     /// Sends an acknowledgement when at least `every` events were handled since the last one.
-    fn acknowledge<P: Peer>(&self, peer: &P, every: u64) {
-        let Some(session) = self.session.get() else { return };
+    /// Whether one was sent.
+    fn acknowledge<P: Peer>(&self, peer: &P, every: u64) -> bool {
+        let Some(session) = self.session.get() else { return false };
         let handled = session.handled.load(Ordering::Relaxed);
         let acked = self.acked.load(Ordering::Relaxed);
         if handled > acked
@@ -164,7 +183,9 @@ impl SocketAcks {
         {
             self.acked.fetch_max(handled, Ordering::Relaxed);
             self.sessions.acks_sent.fetch_add(1, Ordering::Relaxed);
+            return true;
         }
+        false
     }
 
     /// A numbered event: to the handlers if it is the session's next one,
@@ -190,6 +211,8 @@ impl SocketAcks {
         let mut last = session.last.lock().await;
         if seq <= *last {
             sessions.duplicates.fetch_add(1, Ordering::Relaxed);
+            // acknowledged soon, should nothing new come to carry it
+            self.wake.notify_one();
             return;
         }
         if seq != *last + 1 {
@@ -214,7 +237,9 @@ impl SocketAcks {
         *last = seq;
         session.handled.store(seq, Ordering::Relaxed);
         drop(last);
-        self.acknowledge(peer, ACK_EVERY);
+        if !self.acknowledge(peer, ACK_EVERY) {
+            self.wake.notify_one();
+        }
     }
 }
 

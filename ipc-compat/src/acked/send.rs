@@ -202,6 +202,19 @@ impl Sender {
         }
     }
 
+    /// Waits until every event emitted so far is acknowledged (a graceful close).
+    pub(crate) async fn drained(&self) {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            if self.lock().buffer.is_empty() {
+                return;
+            }
+            room.await;
+        }
+    }
+
     /// A connection (number `connection`) is open: say hello; events wait for the answer.
     pub(crate) fn connected(&self, out: &Outgoing, wire: &impl Wire, connection: u64) {
         let mut state = self.lock();

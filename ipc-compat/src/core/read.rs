@@ -35,11 +35,6 @@ pub(crate) trait Peer: Channel {
 
     /// Ends the connection at once (a sender out of step: it starts over).
     fn cut(&self) {}
-
-    /// Whether the connection is still open.
-    fn is_open(&self) -> bool {
-        true
-    }
 }
 
 /// Delivers what one connection reads: events to the handlers, raw chunks as

@@ -191,6 +191,7 @@ async fn serve_and_close<T>(
     outbox.abandon_in_flight();
     outbox.close(true);
     socket.fail_requests();
+    socket.stop_acks();
     if let Some(error) = error {
         log(&ctx.config, || format!("server socket error {error}"));
         events.emit_lifecycle(Lifecycle::Error { peer: Some(socket.clone()), error: Arc::new(error) }).await;
