@@ -384,7 +384,10 @@ impl Client {
     }
 
     /// Waits until every event emitted so far is written to the server
-    /// (waiting for a connection if there is none).
+    /// (waiting for a connection if there is none). With acknowledged
+    /// delivery, written is not acknowledged: [`ack_stats`](Client::ack_stats)
+    /// says what is still unacknowledged, and [`close`](Client::close) waits
+    /// for the acknowledgements.
     ///
     /// # Errors
     ///
