@@ -10,7 +10,9 @@
 //!   window measured and printed), and plain mode, for comparison, losing
 //!   what the killed server had not read, as documented;
 //! - a client with acks against a server without them: the plain wire with a
-//!   warning, or a refusal when acks are required.
+//!   warning, or a refusal when acks are required;
+//! - a full replay buffer failing an emit, and a graceful close that waits
+//!   for every acknowledgement.
 //!
 //! Each test prints its figures (sent, received, lost, duplicated, resent).
 
@@ -552,4 +554,34 @@ async fn a_5_second_partition_under_load_none_lost_none_duplicated() {
     assert_eq!(seen.first(), Some(&0));
     assert_eq!((lost, duplicated), (0, 0));
     ipc.disconnect("partition");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_window_fails_the_emit_and_close_waits_for_every_acknowledgement() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.window");
+    let mut config = acked(dir.path(), Acks::Required);
+    config.ack_window = 8;
+    config.when_window_full = WhenFull::Error;
+    // no server yet: events wait in the replay buffer, 8 at most
+    let ipc = Ipc::new(config.clone());
+    let client = ipc.connect_to("window", Some(&path)).unwrap();
+    for n in 0..8u64 {
+        client.emit("seq", n).unwrap();
+    }
+    assert!(matches!(client.emit("seq", 8), Err(Error::AckWindowFull { capacity: 8 })));
+    assert_eq!((client.ack_stats().sent, client.ack_stats().buffered), (8, 8));
+
+    let server = Ipc::new(config).serve(Some(&path)).unwrap();
+    let seen = support::Log::new();
+    let log = seen.clone();
+    server.on("seq", move |event, _| log.push(event.data_as::<u64>().unwrap()));
+    within("start", server.start()).await.unwrap();
+    // close: acknowledged, every one, before the connection ends
+    within("close", client.close()).await.unwrap();
+    assert_eq!(seen.snapshot(), (0..8).collect::<Vec<_>>());
+    assert_eq!((client.ack_stats().acknowledged, client.ack_stats().buffered), (8, 0));
+    let stats = server.ack_stats();
+    assert_eq!((stats.delivered, stats.duplicates, stats.sessions), (8, 0, 1));
+    server.stop().await;
 }
