@@ -15,6 +15,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
+use crate::acked::{AckEnd, AckStats, Sender};
 use crate::config::{BadFrame, Config, Side, StopRetrying};
 use crate::core::{serve_stream, Ended, IdleTimeout, Killer, Outbox, Peer, Reader};
 use crate::error::Error;
@@ -79,6 +80,8 @@ struct Inner {
     /// Counts connections, so that a reply goes out only on the connection
     /// its request came on.
     connection: AtomicU64,
+    /// Acknowledged delivery (`None`: off, the plain wire).
+    acked: Option<Sender>,
 }
 
 /// A connection to a node-ipc server (`ipc.of[id]`): made by
@@ -153,6 +156,7 @@ impl Client {
         config.check_assured(&endpoint, Side::Client)?;
         let out = Outgoing::from_config(&config)?;
         let outbox = Outbox::new(config.max_pending_bytes, config.max_queued_events, false);
+        let acked = Sender::from_config(&config);
         let client = Client {
             inner: Arc::new(Inner {
                 id,
@@ -170,6 +174,7 @@ impl Client {
                 requests: Requests::default(),
                 responders: Responders::default(),
                 connection: AtomicU64::new(0),
+                acked,
             }),
         };
         Ok(client)
@@ -244,7 +249,84 @@ impl Client {
     /// the 14.x policy not reopened); [`Error::Destroyed`].
     pub fn emit<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
         self.check_alive()?;
+        if let Some(acked) = &self.inner.acked {
+            let plain = || self.send_with(|dst| self.inner.out.encode(event_type, &data, dst));
+            return acked.emit(&self.inner.out, &self.wire(), event_type, Some(&data), plain);
+        }
         self.send_with(|dst| self.inner.out.encode(event_type, &data, dst))
+    }
+
+    /// [`emit`](Client::emit), for acknowledged delivery with
+    /// [`WhenFull::Wait`](crate::WhenFull::Wait): when the replay buffer
+    /// ([`Config::ack_window`]) is full, waits until acknowledgements make
+    /// room instead of failing. Otherwise the same as `emit`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ipc_compat::Error> {
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use ipc_compat::{Acks, Config, Ipc, WhenFull};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("app.world");
+    /// let mut config = Config::v14();
+    /// config.silent = true;
+    /// config.acks = Acks::Required; // both ends: the server answers the agreement
+    /// config.ack_window = 64;
+    /// config.when_window_full = WhenFull::Wait;
+    /// let server = Ipc::new(config.clone()).serve(Some(&path))?;
+    /// let seen = Arc::new(AtomicU64::new(0));
+    /// let count = seen.clone();
+    /// server.on("tick", move |event, _| {
+    ///     // once each and in order while this process lives (idempotent handlers survive its crash too)
+    ///     assert_eq!(event.data_as::<u64>().unwrap(), count.fetch_add(1, Ordering::SeqCst));
+    /// });
+    /// server.start().await?;
+    ///
+    /// let client = Ipc::new(config).connect_to("world", Some(&path))?;
+    /// for n in 0..1_000u64 {
+    ///     client.emit_async("tick", n).await?; // waits while 64 are unacknowledged
+    /// }
+    /// while client.ack_stats().buffered > 0 {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    /// }
+    /// assert_eq!(seen.load(Ordering::SeqCst), 1_000);
+    /// assert_eq!(client.ack_stats().acknowledged, 1_000);
+    /// assert!(client.ack_stats().buffered_peak <= 64);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Client::emit).
+    pub async fn emit_async<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
+        self.check_alive()?;
+        match &self.inner.acked {
+            Some(acked) => {
+                let plain = || self.send_with(|dst| self.inner.out.encode(event_type, &data, dst));
+                acked.emit_async(&self.inner.out, &self.wire(), event_type, Some(&data), plain).await
+            }
+            None => self.send_with(|dst| self.inner.out.encode(event_type, &data, dst)),
+        }
+    }
+
+    /// Acknowledged delivery's counters for this client (all zero when
+    /// [`Config::acks`] is off): events numbered, resent, acknowledged, what
+    /// the replay buffer holds now and at most.
+    pub fn ack_stats(&self) -> AckStats {
+        self.inner.acked.as_ref().map(Sender::stats).unwrap_or_default()
+    }
+
+    /// Writes a frame as it is to the current connection (acknowledged delivery).
+    fn wire(&self) -> impl Fn(&[u8]) -> Result<(), Error> + '_ {
+        move |frame: &[u8]| {
+            self.send_with(|dst| {
+                dst.extend_from_slice(frame);
+                Ok(())
+            })
+        }
     }
 
     /// Sends an event as it is: its data bytes unchanged, `{}` when it has none
@@ -255,6 +337,11 @@ impl Client {
     /// As [`emit`](Client::emit).
     pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
         self.check_alive()?;
+        if let Some(acked) = &self.inner.acked {
+            let data = if event.has_data() { Some(event.data()?) } else { None };
+            let plain = || self.send_with(|dst| self.inner.out.encode_event(event, dst));
+            return acked.emit(&self.inner.out, &self.wire(), event.event_type(), data.as_ref(), plain);
+        }
         self.send_with(|dst| self.inner.out.encode_event(event, dst))
     }
 
@@ -297,7 +384,10 @@ impl Client {
     }
 
     /// Waits until every event emitted so far is written to the server
-    /// (waiting for a connection if there is none).
+    /// (waiting for a connection if there is none). With acknowledged
+    /// delivery, written is not acknowledged: [`ack_stats`](Client::ack_stats)
+    /// says what is still unacknowledged, and [`close`](Client::close) waits
+    /// for the acknowledgements.
     ///
     /// # Errors
     ///
@@ -320,6 +410,9 @@ impl Client {
     /// ([`ClientState::Destroyed`]); no lifecycle event is raised, as with
     /// `ipc.disconnect(id)`, and the handlers stay registered. A client with
     /// nothing queued and no connection ends at once.
+    ///
+    /// With acknowledged delivery ([`Config::acks`]), it first waits until
+    /// the server has acknowledged every event (reconnecting as needed).
     ///
     /// This waits as long as delivery takes: bound it with
     /// [`close_within`](Client::close_within). Dropping the future before it
@@ -380,10 +473,17 @@ impl Client {
 
     async fn close_by(&self, deadline: Option<tokio::time::Instant>) -> Result<(), Error> {
         let inner = &self.inner;
+        let mut abandon = StopOnDrop(Some(self));
+        // acknowledged delivery: first until the server has acknowledged everything
+        let mut unacknowledged = 0;
+        if let Some(acked) = &inner.acked {
+            if !until(deadline, acked.drained()).await {
+                unacknowledged = acked.stats().buffered as u64;
+            }
+        }
         // emits fail from now on; the writer ends once the queue is written, and half-closes
         inner.outbox.close(false);
         let (start, target) = inner.outbox.progress();
-        let mut abandon = StopOnDrop(Some(self));
         let written = until(deadline, inner.outbox.finished(target)).await;
         // no connection after this one; it ends when the server has closed its side too
         inner.explicit.store(true, Ordering::SeqCst);
@@ -393,7 +493,7 @@ impl Client {
             self.destroyed().await;
         }
         abandon.0 = None;
-        match inner.outbox.lost_in(start, target) {
+        match inner.outbox.lost_in(start, target) + unacknowledged {
             0 => Ok(()),
             events => Err(Error::Undelivered { events, connections: 1 }),
         }
@@ -583,6 +683,11 @@ impl Client {
                     }
                     inner.outbox.set_online(true);
                     inner.connection.fetch_add(1, Ordering::SeqCst);
+                    if let Some(acked) = &inner.acked {
+                        let connection = inner.connection.load(Ordering::SeqCst);
+                        acked.connected(&inner.out, &self.wire(), connection);
+                        self.expire_agreement(connection, acked.timeout());
+                    }
                     self.set_state(ClientState::Connected);
                     log(&inner.config, || format!("connected to {}; retrying reset", inner.id));
                     let span = crate::trace::client_connection(io.peer());
@@ -590,6 +695,10 @@ impl Client {
                     self.raise(Lifecycle::Connect(self.clone())).await;
                     self.report_dropped().await;
                     let outcome = self.serve(io, &killer).instrument(span).await;
+                    if let Some(acked) = &inner.acked {
+                        acked.disconnected();
+                        give_up |= acked.refused();
+                    }
                     inner.outbox.abandon_in_flight();
                     inner.outbox.set_online(false);
                     inner.requests.fail_all();
@@ -597,7 +706,7 @@ impl Client {
                         Outcome::Closed => {}
                         Outcome::Stopped => break,
                         Outcome::Failed { error, violation } => {
-                            give_up = violation;
+                            give_up |= violation;
                             self.error(error).await;
                         }
                     }
@@ -653,6 +762,33 @@ impl Client {
         inner.outbox.close(true);
         inner.requests.fail_all();
         self.set_state(ClientState::Destroyed);
+    }
+
+    /// After `after`, if connection `connection` still has no answer to its
+    /// hello: the plain wire with a warning, or (acks required) the end.
+    fn expire_agreement(&self, connection: u64, after: Duration) {
+        let client = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            let Some(acked) = &client.inner.acked else { return };
+            match acked.agreement_expired(&client.inner.out, &client.wire(), connection) {
+                Ok(false) => {}
+                Ok(true) => {
+                    log(&client.inner.config, || {
+                        format!(
+                            "{} did not agree to acknowledged delivery within {after:?}: plain wire, events may be lost",
+                            client.inner.id
+                        )
+                    });
+                    crate::trace::acks_fallback(&client.inner.id, after);
+                }
+                Err(error) => {
+                    log(&client.inner.config, || format!("{} refused: {error}", client.inner.id));
+                    crate::trace::acks_refused(&client.inner.id, after);
+                    client.killer().kill(Some(error));
+                }
+            }
+        });
     }
 
     /// `disconnect`, then `destroy`.
@@ -730,7 +866,15 @@ impl Client {
     }
 }
 
-impl Peer for Client {}
+impl Peer for Client {
+    fn acks(&self) -> Option<AckEnd<'_>> {
+        self.inner.acked.as_ref().map(AckEnd::Sending)
+    }
+
+    fn push_frame(&self, frame: &[u8]) -> Result<(), Error> {
+        self.wire()(frame)
+    }
+}
 
 impl Channel for Client {
     fn requests(&self) -> &Requests {

@@ -117,6 +117,22 @@ pub enum Error {
         /// How many connections they were queued for.
         connections: usize,
     },
+    /// Acknowledged delivery: the replay buffer holds
+    /// [`Config::ack_window`](crate::Config::ack_window) unacknowledged events;
+    /// this one was not sent ([`WhenFull`](crate::WhenFull)).
+    #[error("{capacity} events wait for an acknowledgement: event not sent")]
+    AckWindowFull {
+        /// The window ([`Config::ack_window`](crate::Config::ack_window)).
+        capacity: usize,
+    },
+    /// Acknowledged delivery is required ([`Acks::Required`](crate::Acks::Required))
+    /// and the server did not answer the agreement in time (a node-ipc
+    /// server, or one with acks off): the client gives up.
+    #[error("the server did not agree to acknowledged delivery within {after:?}")]
+    AcksUnsupported {
+        /// [`Config::ack_agreement_timeout`](crate::Config::ack_agreement_timeout).
+        after: Duration,
+    },
     /// A socket failure: binding, connecting, TLS, datagrams.
     #[error(transparent)]
     Transport(#[from] ipc_transport::Error),
@@ -160,6 +176,8 @@ impl Error {
             Error::IdleTimeout { .. } => K::TimedOut,
             Error::Timeout { .. } | Error::Undelivered { .. } => K::TimedOut,
             Error::Remote { .. } => K::Other,
+            Error::AckWindowFull { .. } => K::WouldBlock,
+            Error::AcksUnsupported { .. } => K::Unsupported,
             Error::Disconnected { .. } => K::ConnectionAborted,
             Error::Transport(
                 ipc_transport::Error::Connect { source, .. } | ipc_transport::Error::Bind { source, .. },

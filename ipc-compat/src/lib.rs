@@ -54,7 +54,9 @@
 //! request/response with deadlines ([`Client::request`], [`Socket::request`],
 //! answered by [`Server::on_request`] and [`Client::on_request`], or by a
 //! node-ipc program with a small JavaScript helper), and a graceful close
-//! that delivers what is queued ([`Client::close`], [`Server::stop_within`]).
+//! that delivers what is queued ([`Client::close`], [`Server::stop_within`]),
+//! and acknowledged delivery, opt-in ([`Config::acks`]): numbered events,
+//! batched acknowledgements, resent after a reconnect, duplicates dropped.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -63,6 +65,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod acked;
 mod client;
 mod config;
 mod core;
@@ -76,6 +79,10 @@ mod socket;
 mod trace;
 mod wire;
 
+pub use acked::{
+    AckStats, Acks, WhenFull, ACK_DELAY, ACK_EVENT, ACK_EVERY, DEFAULT_ACK_AGREEMENT_TIMEOUT,
+    DEFAULT_ACK_WINDOW, EVENT_EVENT, HELLO_EVENT, MAX_SESSIONS,
+};
 pub use client::{Client, ClientState};
 pub use config::{
     BadFrame, Config, Interface, Logger, StopRetrying, TlsConfig, DEFAULT_MAX_CONCURRENT_REQUESTS,

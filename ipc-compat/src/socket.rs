@@ -13,6 +13,7 @@ use ipc_transport::{PeerAddr, PeerCredentials};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::acked::{AckEnd, SocketAcks};
 use crate::core::{DatagramQueue, Killer, Outbox, Peer};
 use crate::error::Error;
 use crate::request::{Channel, Requests};
@@ -37,6 +38,8 @@ struct Inner {
     credentials: Option<PeerCredentials>,
     /// Made when the connection first asks or answers a request (most never do).
     requests: OnceLock<Box<Requests>>,
+    /// Acknowledged delivery on this connection (`None`: off).
+    acks: Option<Box<SocketAcks>>,
 }
 
 /// A client of a [`Server`](crate::Server) (node-ipc's `socket` argument):
@@ -62,8 +65,17 @@ impl Socket {
         authorized: Option<bool>,
     ) -> Socket {
         let (credentials, requests) = (None, OnceLock::new());
-        let inner =
-            Inner { serial, peer, id: Mutex::new(None), out, link, authorized, credentials, requests };
+        let inner = Inner {
+            serial,
+            peer,
+            id: Mutex::new(None),
+            out,
+            link,
+            authorized,
+            credentials,
+            requests,
+            acks: None,
+        };
         Socket { inner: Arc::new(inner) }
     }
 
@@ -71,6 +83,14 @@ impl Socket {
     pub(crate) fn with_credentials(mut self, credentials: Option<PeerCredentials>) -> Socket {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.credentials = credentials;
+        }
+        self
+    }
+
+    /// This socket with acknowledged delivery on (before it is shared).
+    pub(crate) fn with_acks(mut self, acks: Option<SocketAcks>) -> Socket {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.acks = acks.map(Box::new);
         }
         self
     }
@@ -330,6 +350,13 @@ impl Socket {
         }
     }
 
+    /// The connection ended: acknowledged delivery's task for it ends.
+    pub(crate) fn stop_acks(&self) {
+        if let Some(acks) = &self.inner.acks {
+            acks.stop();
+        }
+    }
+
     /// A stream connection's queue.
     pub(crate) fn outbox(&self) -> Option<&Outbox> {
         match &self.inner.link {
@@ -372,6 +399,14 @@ impl Peer for Socket {
                 *id = Some(announced);
             }
         }
+    }
+
+    fn acks(&self) -> Option<AckEnd<'_>> {
+        self.inner.acks.as_deref().map(AckEnd::Receiving)
+    }
+
+    fn cut(&self) {
+        self.destroy();
     }
 }
 

@@ -170,6 +170,19 @@ pub(crate) fn accept_failed(error: &ipc_transport::Error) {
     tracing::error!(target: "ipc_compat", error = %error, "accept failed");
 }
 
+/// A client's server did not answer the acknowledged-delivery agreement in
+/// time: the plain wire on this connection (events may be lost).
+#[cold]
+pub(crate) fn acks_fallback(id: &str, after: std::time::Duration) {
+    tracing::warn!(target: "ipc_compat", id, after_ms = after.as_millis() as u64, "no acknowledged delivery: the server did not agree, plain wire");
+}
+
+/// The same, with acks required: the client gives up.
+#[cold]
+pub(crate) fn acks_refused(id: &str, after: std::time::Duration) {
+    tracing::warn!(target: "ipc_compat", id, after_ms = after.as_millis() as u64, "acknowledged delivery required and the server did not agree: giving up");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

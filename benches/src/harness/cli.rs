@@ -20,7 +20,7 @@ usage: ipc-bench [--quick | --smoke] [--reps N] [--lanes a,b] [--workloads a,b]
                  (node-ipc lanes: a tenth of the round trips, one-way, large and udp events, always)
   --smoke        a few thousand events per lane, 1 repetition (CI)
   --reps N       repetitions (default 5, --quick 3, --smoke 1)
-  --lanes        floor,tokio-floor,ours,compat,official,baseline,node14,node9 (default: every installed lane)
+  --lanes        floor,tokio-floor,ours,compat,acked,official,baseline,node14,node9 (default: every installed lane)
   --workloads    rt,oneway-64B,oneway-1KiB,large,fanout,idle,udp,latency (default: all)
   --transports   unix,tcp,tls,udp4 (default: all)
   --udp-rate N   events per second every lane offers in udp-64B (default 100000)

@@ -1,6 +1,7 @@
 //! Ours through `ipc-compat`: node-ipc's API (`Ipc`, `serve`, `connect_to`,
 //! `on`, `emit`, handlers called by the dispatcher, emits queued to each
-//! connection's writer) on both sides.
+//! connection's writer) on both sides. The `acked` lane is the same
+//! program with acknowledged delivery on at both ends (`Config::acks`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use ipc_codec::Event;
-use ipc_compat::{Client, Config, Ipc, Socket, TlsConfig, UdpType};
+use ipc_compat::{Acks, Client, Config, Ipc, Socket, TlsConfig, UdpType, WhenFull};
 use tokio::sync::Notify;
 
 use super::common::{
@@ -19,8 +20,16 @@ use super::serve::{ready, ServeArgs, UdpCounter};
 use super::workload::Workload;
 use crate::payload;
 
-fn config() -> Config {
+/// The replay buffer of the acked lane: the round trips' window fits in it.
+const ACK_WINDOW: usize = 16_384;
+
+fn config(acked: bool) -> Config {
     let mut config = Config::default();
+    if acked {
+        config.acks = Acks::Required;
+        config.ack_window = ACK_WINDOW;
+        config.when_window_full = WhenFull::Wait;
+    }
     config.silent = true;
     config.max_connections = 1_000_000;
     config.max_message_size = Some(64 << 20);
@@ -29,11 +38,11 @@ fn config() -> Config {
     config
 }
 
-/// The compat server, until the process is killed.
-pub(crate) fn serve(args: &ServeArgs) -> Res<()> {
+/// The compat server (`acked`: with acknowledged delivery), until the process is killed.
+pub(crate) fn serve(args: &ServeArgs, acked: bool) -> Res<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
-        let mut config = config();
+        let mut config = config(acked);
         if let (Transport::Tls, Some((cert, key))) = (args.transport, &args.tls) {
             let mut tls = TlsConfig::default();
             tls.private = Some(key.clone());
@@ -99,8 +108,8 @@ pub(crate) fn serve(args: &ServeArgs) -> Res<()> {
     })
 }
 
-fn client_config(tls: Option<&TlsFiles>) -> Config {
-    let mut config = config();
+fn client_config(tls: Option<&TlsFiles>, acked: bool) -> Config {
+    let mut config = config(acked);
     if let Some(files) = tls {
         let mut tls = TlsConfig::default();
         tls.trusted_connections = vec![files.ca.clone()];
@@ -120,15 +129,24 @@ fn connect(ipc: &Ipc, id: &str, target: &Target) -> Res<Client> {
     })
 }
 
-/// Runs one workload of `job` against `target` on a current-thread runtime.
-pub(crate) fn client(workload: Workload, target: &Target, tls: Option<&TlsFiles>, job: Job) -> Res<Sample> {
+/// Runs one workload of `job` against `target` on a current-thread runtime
+/// (`acked`: with acknowledged delivery, whose figures go to stderr).
+pub(crate) fn client(
+    workload: Workload,
+    target: &Target,
+    tls: Option<&TlsFiles>,
+    job: Job,
+    acked: bool,
+) -> Res<Sample> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let tls = if matches!(target, Target::Tls(_)) { tls } else { None };
-    let ipc = Ipc::new(client_config(tls));
+    let ipc = Ipc::new(client_config(tls, acked));
     rt.block_on(async move {
         match workload {
             Workload::RoundTrip => round_trips(&ipc, target, job).await,
-            Workload::OneWay64 | Workload::OneWay1K | Workload::Large => one_way(&ipc, target, job).await,
+            Workload::OneWay64 | Workload::OneWay1K | Workload::Large => {
+                one_way(&ipc, target, job, acked).await
+            }
             Workload::FanOut => fan_out(&ipc, target, job).await,
             Workload::Udp => udp(&ipc, target, job).await,
             Workload::Latency => latency(&ipc, target, job).await,
@@ -168,6 +186,7 @@ async fn round_trips(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     }
     done.notified().await;
     let elapsed = start.elapsed();
+    report_acks("rt", &client, job.n);
     ipc.disconnect("bench");
     Ok(Sample {
         elapsed,
@@ -197,14 +216,19 @@ async fn latency(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     Ok(super::common::Latency::sample(nanos, elapsed))
 }
 
-async fn one_way(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
+async fn one_way(ipc: &Ipc, target: &Target, job: Job, acked: bool) -> Res<Sample> {
     let client = connect(ipc, "bench", target)?;
     client.connected().await?;
     let mut acks = client.subscribe(ty::ACK, 4);
     let p = payload(job.size, 1);
     let start = Instant::now();
     for i in 0..job.n {
-        client.emit(ty::OW, &p)?;
+        if acked {
+            // waits while ACK_WINDOW events are unacknowledged
+            client.emit_async(ty::OW, &p).await?;
+        } else {
+            client.emit(ty::OW, &p)?;
+        }
         // Bound what waits in the queue, as a node-ipc sender waits for 'drain'.
         if i % 4096 == 4095 {
             client.flush().await?;
@@ -215,6 +239,7 @@ async fn one_way(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
     let elapsed = start.elapsed();
     let ack: Ack = ack.data_as()?;
     check_ack(&ack, job.n)?;
+    report_acks("oneway", &client, job.n);
     ipc.disconnect("bench");
     Ok(Sample { elapsed, count: job.n as u64, sent: job.n as u64, span_us: None, latency: None })
 }
@@ -304,4 +329,24 @@ async fn udp(ipc: &Ipc, target: &Target, job: Job) -> Res<Sample> {
         }
     }
     Err("no ack from the udp server".into())
+}
+
+/// The acked lane's own figures, on stderr: acknowledgements per event, and
+/// what the replay buffer held (nothing for the plain lane).
+fn report_acks(workload: &str, client: &Client, n: usize) {
+    let stats = client.ack_stats();
+    if stats.sent == 0 {
+        return;
+    }
+    eprintln!(
+        "acked {workload}: {} events, {} acks received (one per {:.0} events), replay buffer peak {} events \
+         (window {ACK_WINDOW}), {} resent, {} still unacknowledged ({} bytes)",
+        n,
+        stats.acks_received,
+        stats.acknowledged as f64 / stats.acks_received.max(1) as f64,
+        stats.buffered_peak,
+        stats.resent,
+        stats.buffered,
+        stats.buffered_bytes,
+    );
 }

@@ -13,6 +13,8 @@ pub(crate) enum Lane {
     Ours,
     /// Ours through `ipc-compat` (node-ipc's API).
     Compat,
+    /// Ours through `ipc-compat` with acknowledged delivery on at both ends.
+    Acked,
     /// The official `node-ipc` crate 14.0.0.
     Official,
     /// tokio + `AnyDelimiterCodec` + `serde_json::Value`, a program of its
@@ -25,11 +27,12 @@ pub(crate) enum Lane {
 }
 
 impl Lane {
-    pub(crate) const ALL: [Lane; 8] = [
+    pub(crate) const ALL: [Lane; 9] = [
         Lane::Floor,
         Lane::TokioFloor,
         Lane::Ours,
         Lane::Compat,
+        Lane::Acked,
         Lane::Official,
         Lane::Baseline,
         Lane::Node14,
@@ -42,6 +45,7 @@ impl Lane {
             Lane::TokioFloor => "tokio-floor",
             Lane::Ours => "ours",
             Lane::Compat => "compat",
+            Lane::Acked => "acked",
             Lane::Official => "official",
             Lane::Baseline => "baseline",
             Lane::Node14 => "node14",
@@ -57,6 +61,7 @@ impl Lane {
             }
             Lane::Ours => "ours: ipc-transport + Framed + JsonCodec (feed, then one flush)",
             Lane::Compat => "ours through ipc-compat (node-ipc's API)",
+            Lane::Acked => "ipc-compat with acknowledged delivery on (numbered events, batched acks, replay buffer)",
             Lane::Official => "official node-ipc crate 14.0.0 (blocking, thread per connection)",
             Lane::Baseline => {
                 "tokio + AnyDelimiterCodec + serde_json::Value, built apart with serde_json's defaults (feed, then one flush)"
@@ -73,11 +78,16 @@ impl Lane {
     pub(crate) fn supports(self, transport: Transport) -> bool {
         match self {
             Lane::Ours | Lane::Compat | Lane::Node14 | Lane::Node9 => true,
+            // acks need a connection
+            Lane::Acked => transport != Transport::Udp,
             Lane::Floor | Lane::TokioFloor | Lane::Official | Lane::Baseline => transport != Transport::Tls,
         }
     }
 
     pub(crate) fn is_rust_server(self) -> bool {
-        matches!(self, Lane::Floor | Lane::TokioFloor | Lane::Ours | Lane::Official | Lane::Compat)
+        matches!(
+            self,
+            Lane::Floor | Lane::TokioFloor | Lane::Ours | Lane::Official | Lane::Compat | Lane::Acked
+        )
     }
 }

@@ -263,7 +263,8 @@ impl Harness<'_> {
                 Lane::Floor => floor::client(workload, &target2, job),
                 Lane::TokioFloor => tokio_floor::client(workload, &target2, job),
                 Lane::Ours => ours::client(workload, &target2, tls, job),
-                Lane::Compat => compat::client(workload, &target2, tls, job),
+                Lane::Compat => compat::client(workload, &target2, tls, job, false),
+                Lane::Acked => compat::client(workload, &target2, tls, job, true),
                 Lane::Official => official::client(workload, &target2, job),
                 _ => Err("no client for this lane".into()),
             };

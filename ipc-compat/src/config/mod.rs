@@ -257,6 +257,43 @@ pub struct Config {
     /// growing without bound (its own replies wait too). Default
     /// [`DEFAULT_MAX_CONCURRENT_REQUESTS`] (1,024).
     pub max_concurrent_requests: usize,
+    /// Beyond node-ipc: acknowledged delivery (`PROTOCOL.md`), off by default
+    /// and in both presets. With [`Acks::On`](crate::Acks::On) a client numbers
+    /// every event it emits, keeps it until the server acknowledges it, and
+    /// sends it again after a reconnect if the server has not received it; a
+    /// server hands each event to its handlers once and in order, and
+    /// acknowledges them in batches. The two ends agree on it when they
+    /// connect; a server that does not answer (any node-ipc) gets the plain
+    /// wire, with a warning, or is refused with [`Acks::Required`](crate::Acks::Required).
+    /// Off, nothing changes on the wire and nothing is paid per event.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ipc_compat::{Acks, Config, WhenFull};
+    ///
+    /// let mut config = Config::v14();
+    /// config.acks = Acks::On;
+    /// config.ack_window = 10_000;                  // unacknowledged events kept, at most
+    /// config.when_window_full = WhenFull::Wait;    // emit_async waits for room
+    /// config.ack_agreement_timeout = Duration::from_secs(5); // a slow link: wait longer for the answer
+    /// ```
+    pub acks: crate::acked::Acks,
+    /// Beyond node-ipc, with [`acks`](Config::acks): how many unacknowledged
+    /// events a client keeps (its replay buffer; while it is not connected,
+    /// this replaces [`max_queued_events`](Config::max_queued_events)).
+    /// Default [`DEFAULT_ACK_WINDOW`](crate::DEFAULT_ACK_WINDOW) (4,096).
+    pub ack_window: usize,
+    /// Beyond node-ipc, with [`acks`](Config::acks): what an emit does when
+    /// the replay buffer is full: fail ([`WhenFull::Error`](crate::WhenFull::Error),
+    /// the default) or wait for room ([`WhenFull::Wait`](crate::WhenFull::Wait),
+    /// with [`Client::emit_async`](crate::Client::emit_async)).
+    pub when_window_full: crate::acked::WhenFull,
+    /// Beyond node-ipc, with [`acks`](Config::acks): how long a client waits,
+    /// after each connect, for the server's answer to the agreement before it
+    /// falls back to the plain wire (or refuses). Events emitted meanwhile
+    /// wait. Default [`DEFAULT_ACK_AGREEMENT_TIMEOUT`](crate::DEFAULT_ACK_AGREEMENT_TIMEOUT)
+    /// (2 s: a server of ours answers in one round trip; node-ipc never does).
+    pub ack_agreement_timeout: Duration,
 }
 
 impl Default for Config {
@@ -309,6 +346,10 @@ impl Config {
             keepalive: None,
             idle_timeout: None,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+            acks: crate::acked::Acks::Off,
+            ack_window: crate::acked::DEFAULT_ACK_WINDOW,
+            when_window_full: crate::acked::WhenFull::Error,
+            ack_agreement_timeout: crate::acked::DEFAULT_ACK_AGREEMENT_TIMEOUT,
         }
     }
 
@@ -355,6 +396,11 @@ impl Config {
         if self.max_queued_events == 0 || self.max_concurrent_requests == 0 {
             return Err(Error::Config(
                 "max_queued_events and max_concurrent_requests must be at least 1".into(),
+            ));
+        }
+        if self.acks != crate::acked::Acks::Off && (self.raw_buffer || self.ack_window == 0) {
+            return Err(Error::Config(
+                "acks need JSON events (rawBuffer off) and an ack_window of at least 1".into(),
             ));
         }
         if self.idle_timeout == Some(Duration::ZERO) {

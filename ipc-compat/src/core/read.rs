@@ -4,7 +4,9 @@ use ipc_codec::Event;
 use ipc_events::{Dispatcher, Lifecycle};
 use ipc_transport::PeerAddr;
 
+use crate::acked::{AckEnd, ACK_EVENT, EVENT_EVENT, HELLO_EVENT};
 use crate::config::Config;
+use crate::error::Error;
 use crate::log::{log, log_event};
 use crate::request::{Channel, Responders, REPLY_EVENT, REQUEST_EVENT};
 use crate::wire::Inbound;
@@ -20,6 +22,19 @@ pub(crate) trait Peer: Channel {
     fn datagram_source(&self) -> Option<&PeerAddr> {
         None
     }
+
+    /// Its part in acknowledged delivery (`None`: acks off, the plain wire).
+    fn acks(&self) -> Option<AckEnd<'_>> {
+        None
+    }
+
+    /// Queues a frame as it is (a client resending what was not acknowledged).
+    fn push_frame(&self, _frame: &[u8]) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Ends the connection at once (a sender out of step: it starts over).
+    fn cut(&self) {}
 }
 
 /// Delivers what one connection reads: events to the handlers, raw chunks as
@@ -42,6 +57,21 @@ pub(crate) struct Reader<'a, P> {
 }
 
 impl<P: Peer> Reader<'_, P> {
+    /// An event of acknowledged delivery, on a connection that has it on.
+    async fn acked(&self, event: &Event, peer: &P) {
+        match (peer.acks(), event.event_type()) {
+            (Some(AckEnd::Sending(sender)), HELLO_EVENT) => {
+                sender.on_hello(event, &|frame: &[u8]| peer.push_frame(frame));
+            }
+            (Some(AckEnd::Sending(sender)), ACK_EVENT) => sender.on_ack(event),
+            (Some(AckEnd::Receiving(acks)), HELLO_EVENT) => acks.hello(event, peer),
+            (Some(AckEnd::Receiving(acks)), EVENT_EVENT) => {
+                acks.deliver(event, peer, self.events, self.identify).await;
+            }
+            _ => {}
+        }
+    }
+
     /// Delivers one item read from `peer`.
     pub(crate) async fn deliver(&self, peer: &P, item: Inbound) {
         match item {
@@ -50,9 +80,14 @@ impl<P: Peer> Reader<'_, P> {
                     peer.learn_id(&event);
                 }
                 log_event(self.config, self.received, &event);
-                // the two reserved types of request/response go to it, never to the
-                // handlers; any other event pays these two comparisons (mostly of lengths)
-                match event.event_type() {
+                // the reserved types of request/response and acknowledged delivery go
+                // to them, never to the handlers; any other event pays this prefix test
+                let kind = event.event_type();
+                if !kind.starts_with("ipc.") {
+                    self.events.dispatch(&event, peer).await;
+                    return;
+                }
+                match kind {
                     REPLY_EVENT => {
                         if let Some(requests) = peer.requests_if_any() {
                             requests.settle(&event);
@@ -63,6 +98,9 @@ impl<P: Peer> Reader<'_, P> {
                         if let Some(wait) = self.responders.answer(&event, peer, self.events, max) {
                             wait.await;
                         }
+                    }
+                    HELLO_EVENT | EVENT_EVENT | ACK_EVENT if peer.acks().is_some() => {
+                        self.acked(&event, peer).await;
                     }
                     _ => {
                         self.events.dispatch(&event, peer).await;

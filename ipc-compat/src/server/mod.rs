@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     /// Set by a graceful stop: a connection accepted from then on is ended
     /// gracefully at once (read with `sockets` locked, see `streams.rs`).
     draining: AtomicBool,
+    /// Acknowledged delivery: the sender sessions heard from, across connections and runs.
+    sessions: Arc<crate::acked::Sessions>,
 }
 
 /// One run of a server, between `start` and `stop`.
@@ -122,6 +124,7 @@ impl Server {
                 serial: AtomicU64::new(0),
                 responders: Responders::default(),
                 draining: AtomicBool::new(false),
+                sessions: Arc::default(),
             }),
         }
     }
@@ -245,6 +248,13 @@ impl Server {
             }
             log(&running.config, || "server stopped".to_owned());
         }
+    }
+
+    /// Acknowledged delivery's counters for this server (all zero when
+    /// [`Config::acks`](crate::Config::acks) is off): events handed to the
+    /// handlers, duplicates dropped, acknowledgements sent, sessions remembered.
+    pub fn ack_stats(&self) -> crate::AckStats {
+        self.inner.sessions.stats()
     }
 
     /// Whether the server is running.

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 use super::{until_stopped, Ctx};
+use crate::acked::SocketAcks;
 use crate::core::{serve_woken, until_active, Ended, IdleTimeout, Killer, Outbox, Reader, Woke};
 use crate::error::Error;
 use crate::log::log;
@@ -127,8 +128,10 @@ async fn connection<T>(
     let outbox = Arc::new(Outbox::new(ctx.config.max_pending_bytes, usize::MAX, true));
     let killer = Arc::new(Killer::default());
     let link = Link::Stream { outbox: outbox.clone(), killer: killer.clone() };
-    let socket =
-        Socket::new(serial, peer, ctx.out.clone(), link, who.authorized).with_credentials(who.credentials);
+    let acks = (ctx.config.acks != crate::Acks::Off).then(|| SocketAcks::new(server.inner.sessions.clone()));
+    let socket = Socket::new(serial, peer, ctx.out.clone(), link, who.authorized)
+        .with_credentials(who.credentials)
+        .with_acks(acks);
     let draining = {
         let mut sockets = server.lock_sockets();
         sockets.push(socket.clone());
@@ -188,6 +191,7 @@ async fn serve_and_close<T>(
     outbox.abandon_in_flight();
     outbox.close(true);
     socket.fail_requests();
+    socket.stop_acks();
     if let Some(error) = error {
         log(&ctx.config, || format!("server socket error {error}"));
         events.emit_lifecycle(Lifecycle::Error { peer: Some(socket.clone()), error: Arc::new(error) }).await;
