@@ -2,11 +2,13 @@
 //! `Framed` of events, with the codec's incomplete-frame deadline enforced.
 //!
 //! The read half alone is [`framed_read()`] (module `read`); the deadline and
-//! the buffer rules both share live in `deadline` and `buffers`; tests in `tests`.
+//! the buffer rules both share live in `deadline` and `buffers`, polled together
+//! by `state` (`ReadState`); tests in `tests`.
 
 mod buffers;
 mod deadline;
 mod read;
+mod state;
 #[cfg(test)]
 mod tests;
 
@@ -21,9 +23,9 @@ use ipc_codec::PartialFrameDeadline;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::codec::{Decoder, Encoder, Framed, FramedParts};
 
-use buffers::{before_write, ReadBuffer};
-use deadline::ReadDeadline;
+use buffers::before_write;
 pub use read::{framed_read, IpcFramedRead};
+use state::ReadState;
 
 /// Wraps a connection in a `Framed` with `codec`, enforcing the codec's
 /// incomplete-frame deadline: the one call from a stream to events.
@@ -51,7 +53,7 @@ where
     // No buffers until there is something to read or write (module `buffers`).
     *inner.read_buffer_mut() = BytesMut::new();
     *inner.write_buffer_mut() = BytesMut::new();
-    IpcFramed { inner, deadline: ReadDeadline::default(), read_buffer: ReadBuffer::default() }
+    IpcFramed { inner, read: ReadState::default() }
 }
 
 /// Bytes queued before `poll_ready` writes them out: a sender feeding events
@@ -130,8 +132,7 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// is whole (or 64 KiB of replies are queued).
 pub struct IpcFramed<T, C> {
     inner: Framed<T, C>,
-    deadline: ReadDeadline,
-    read_buffer: ReadBuffer,
+    read: ReadState,
 }
 
 impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramed<T, C> {
@@ -139,7 +140,7 @@ impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramed<T, C> {
         f.debug_struct("IpcFramed")
             .field("io", self.inner.get_ref())
             .field("codec", self.inner.codec())
-            .field("timed_out", &self.deadline.timed_out)
+            .field("timed_out", &self.read.timed_out())
             .finish_non_exhaustive()
     }
 }
@@ -211,7 +212,7 @@ impl<T, C> IpcFramed<T, C> {
     {
         let mut inner = self.inner.map_codec(map);
         inner.set_backpressure_boundary(WRITE_BATCH);
-        IpcFramed { inner, deadline: self.deadline.for_new_codec(), read_buffer: self.read_buffer }
+        IpcFramed { inner, read: self.read.for_new_codec() }
     }
 
     /// The plain `Framed` (no deadline from here on).
@@ -251,13 +252,7 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.deadline.timed_out {
-            return Poll::Ready(None);
-        }
-        this.read_buffer.before_read(this.inner.read_buffer_mut());
-        let polled = Pin::new(&mut this.inner).poll_next(cx);
-        this.read_buffer.after_poll(&polled, this.inner.read_buffer_mut());
-        this.deadline.after_poll(polled, this.inner.codec(), cx)
+        this.read.poll_next(&mut this.inner, cx)
     }
 }
 

@@ -10,8 +10,7 @@ use ipc_codec::PartialFrameDeadline;
 use tokio::io::AsyncRead;
 use tokio_util::codec::{Decoder, FramedParts, FramedRead};
 
-use super::buffers::ReadBuffer;
-use super::deadline::ReadDeadline;
+use super::state::ReadState;
 
 /// The read half of [`framed()`](crate::framed()): decodes `io` with `codec`, enforcing the
 /// codec's incomplete-frame deadline, for connections whose writes go another
@@ -39,7 +38,7 @@ where
     let mut inner = FramedRead::new(io, codec);
     // No buffer until there is something to read (module `buffers`).
     *inner.read_buffer_mut() = BytesMut::new();
-    IpcFramedRead { inner, deadline: ReadDeadline::default(), read_buffer: ReadBuffer::default() }
+    IpcFramedRead { inner, read: ReadState::default() }
 }
 
 /// The read half of [`IpcFramed`](crate::IpcFramed), made by [`framed_read`]: a `Stream` of
@@ -48,8 +47,7 @@ where
 /// [`IpcFramed`](crate::IpcFramed)'s does.
 pub struct IpcFramedRead<T, C> {
     inner: FramedRead<T, C>,
-    deadline: ReadDeadline,
-    read_buffer: ReadBuffer,
+    read: ReadState,
 }
 
 impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramedRead<T, C> {
@@ -57,7 +55,7 @@ impl<T: fmt::Debug, C: fmt::Debug> fmt::Debug for IpcFramedRead<T, C> {
         f.debug_struct("IpcFramedRead")
             .field("io", self.inner.get_ref())
             .field("codec", self.inner.decoder())
-            .field("timed_out", &self.deadline.timed_out)
+            .field("timed_out", &self.read.timed_out())
             .finish_non_exhaustive()
     }
 }
@@ -117,11 +115,7 @@ impl<T, C> IpcFramedRead<T, C> {
     where
         F: FnOnce(C) -> D,
     {
-        IpcFramedRead {
-            inner: self.inner.map_decoder(map),
-            deadline: self.deadline.for_new_codec(),
-            read_buffer: self.read_buffer,
-        }
+        IpcFramedRead { inner: self.inner.map_decoder(map), read: self.read.for_new_codec() }
     }
 
     /// The connection, the codec and the bytes read but not decoded, as
@@ -147,12 +141,6 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        if this.deadline.timed_out {
-            return Poll::Ready(None);
-        }
-        this.read_buffer.before_read(this.inner.read_buffer_mut());
-        let polled = Pin::new(&mut this.inner).poll_next(cx);
-        this.read_buffer.after_poll(&polled, this.inner.read_buffer_mut());
-        this.deadline.after_poll(polled, this.inner.decoder(), cx)
+        this.read.poll_next(&mut this.inner, cx)
     }
 }
