@@ -62,9 +62,13 @@ fn may_repeat(rest: &[u8], key: &str) -> bool {
     if memchr::memchr(b'\\', rest).is_some() {
         return true;
     }
+    // From each quote, not with a `memmem` searcher: building one per event
+    // cost more than the short scans of what follows a member.
     let key = key.as_bytes();
-    memchr::memmem::find_iter(rest, key)
-        .any(|at| at > 0 && rest[at - 1] == b'"' && rest.get(at + key.len()) == Some(&b'"'))
+    memchr::memchr_iter(b'"', rest).any(|at| {
+        let name = &rest[at + 1..];
+        name.starts_with(key) && name.get(key.len()) == Some(&b'"')
+    })
 }
 
 /// Whether the quoted JSON string `quoted` (quotes included) reads as `key`.
