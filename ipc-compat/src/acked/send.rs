@@ -29,6 +29,15 @@ enum Phase {
     Plain,
 }
 
+/// The connection a server's sender writes to now: its number, and how to write a frame.
+struct Attached(u64, Box<dyn Fn(&[u8]) -> Result<(), Error> + Send + Sync>);
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Attached({})", self.0)
+    }
+}
+
 #[derive(Debug)]
 struct State {
     phase: Phase,
@@ -39,6 +48,11 @@ struct State {
     /// Unacknowledged events, oldest first: `(seq, frame)`.
     buffer: VecDeque<(u64, Bytes)>,
     bytes: usize,
+    /// A server's sender (one per client session): the session's current
+    /// connection, written to instead of the wire an emit names.
+    attached: Option<Attached>,
+    /// A server's sender: since when no connection is attached (the linger).
+    idle_since: Option<std::time::Instant>,
 }
 
 /// A frame to write, or a reason to end the connection: what the sender
@@ -72,6 +86,8 @@ pub(crate) struct Sender {
     acks_received: AtomicU64,
     peak: AtomicU64,
     fallbacks: AtomicU64,
+    /// Events dropped unacknowledged: a server's session that lingered too long.
+    expired: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -87,6 +103,8 @@ struct Envelope<'a, T: ?Sized> {
 struct Hello<'a> {
     session: &'a str,
     next: u64,
+    /// The client takes acknowledged events from the server too.
+    receive: u8,
 }
 
 #[derive(Deserialize)]
@@ -101,13 +119,20 @@ impl Sender {
         if config.acks == Acks::Off {
             return None;
         }
-        Some(Sender {
+        Some(Sender::new(config))
+    }
+
+    /// A sender with `config`'s window (a server's, for one client session).
+    pub(crate) fn new(config: &Config) -> Sender {
+        Sender {
             state: Mutex::new(State {
                 phase: Phase::Offline,
                 next: 1,
                 written: 0,
                 buffer: VecDeque::new(),
                 bytes: 0,
+                attached: None,
+                idle_since: Some(std::time::Instant::now()),
             }),
             room: Notify::new(),
             session: new_session(),
@@ -122,7 +147,8 @@ impl Sender {
             acks_received: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
-        })
+            expired: AtomicU64::new(0),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -171,7 +197,10 @@ impl Sender {
             state.written = seq;
             let frame = &state.buffer.back().expect("just pushed").1;
             // a failed write ends the connection; the buffer keeps the event for the next one
-            let _ = wire.push(frame);
+            let _ = match &state.attached {
+                Some(Attached(_, push)) => push(frame),
+                None => wire.push(frame),
+            };
         }
         Ok(())
     }
@@ -221,7 +250,8 @@ impl Sender {
         state.phase = Phase::Agreeing(connection);
         let next = state.buffer.front().map_or(state.next, |(seq, _)| *seq);
         let mut frame = BytesMut::new();
-        if out.encode(HELLO_EVENT, &Hello { session: &self.session, next }, &mut frame).is_ok() {
+        let hello = Hello { session: &self.session, next, receive: 1 };
+        if out.encode(HELLO_EVENT, &hello, &mut frame).is_ok() {
             let _ = wire.push(&frame);
         }
     }
@@ -316,6 +346,60 @@ impl Sender {
         Ok(true)
     }
 
+    /// A server's sender: the first sequence number it will write on a new
+    /// connection (what is before it was acknowledged or expired).
+    pub(crate) fn first_unacknowledged(&self) -> u64 {
+        let state = self.lock();
+        state.buffer.front().map_or(state.next, |(seq, _)| *seq)
+    }
+
+    /// A server's sender: connection `id` of its client session agreed;
+    /// write everything unacknowledged to it, then each emit as it comes.
+    pub(crate) fn attach(&self, id: u64, push: Box<dyn Fn(&[u8]) -> Result<(), Error> + Send + Sync>) {
+        let mut state = self.lock();
+        let mut resent = 0;
+        for (seq, frame) in &state.buffer {
+            if *seq <= state.written {
+                resent += 1;
+            }
+            if push(frame).is_err() {
+                break;
+            }
+        }
+        if let Some((seq, _)) = state.buffer.back() {
+            state.written = state.written.max(*seq);
+        }
+        self.resent.fetch_add(resent, Ordering::Relaxed);
+        state.attached = Some(Attached(id, push));
+        state.idle_since = None;
+        state.phase = Phase::Live;
+    }
+
+    /// A server's sender: connection `id` ended (a later one may have
+    /// replaced it already: then nothing changes). Emits wait in the buffer.
+    pub(crate) fn detach(&self, id: u64) {
+        let mut state = self.lock();
+        if state.attached.as_ref().is_some_and(|a| a.0 == id) {
+            state.attached = None;
+            state.phase = Phase::Offline;
+            state.idle_since = Some(std::time::Instant::now());
+        }
+    }
+
+    /// A server's sender: with no connection for longer than `linger`, drops
+    /// what it holds (counted in `expired`); its client, should it come back,
+    /// is told to skip them (the answer's `next`).
+    pub(crate) fn expire_if_idle(&self, linger: Duration) {
+        let mut state = self.lock();
+        if state.idle_since.is_some_and(|since| since.elapsed() >= linger) && !state.buffer.is_empty() {
+            let dropped = state.buffer.len() as u64;
+            state.buffer = VecDeque::new();
+            state.bytes = 0;
+            self.expired.fetch_add(dropped, Ordering::Relaxed);
+            self.room.notify_waiters();
+        }
+    }
+
     /// The counters (sending side).
     pub(crate) fn stats(&self) -> AckStats {
         let state = self.lock();
@@ -328,6 +412,7 @@ impl Sender {
             buffered_bytes: state.bytes,
             buffered_peak: self.peak.load(Ordering::Relaxed) as usize,
             fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            expired: self.expired.load(Ordering::Relaxed),
             ..AckStats::default()
         }
     }
@@ -345,7 +430,7 @@ fn plain_event(frame: &[u8]) -> Option<Event> {
 
 /// A session id: unique per sender, across processes and restarts (pid,
 /// clock, a per-process counter, and a hasher's random keys).
-fn new_session() -> String {
+pub(super) fn new_session() -> String {
     use std::hash::{BuildHasher, Hasher};
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();

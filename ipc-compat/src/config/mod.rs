@@ -294,6 +294,23 @@ pub struct Config {
     /// wait. Default [`DEFAULT_ACK_AGREEMENT_TIMEOUT`](crate::DEFAULT_ACK_AGREEMENT_TIMEOUT)
     /// (2 s: a server of ours answers in one round trip; node-ipc never does).
     pub ack_agreement_timeout: Duration,
+    /// Beyond node-ipc, with [`acks`](Config::acks), a server's: how long the
+    /// events it emitted to a client session stay kept for that client's
+    /// return once it has no connection. Past it, they are dropped (counted
+    /// in [`AckStats::expired`](crate::AckStats::expired)) the next time any
+    /// client agrees, and the returning client is told to skip them. The
+    /// sessions kept are bounded too ([`MAX_SESSIONS`](crate::MAX_SESSIONS),
+    /// the oldest forgotten), so a server holds at most that many times
+    /// [`ack_window`](Config::ack_window) events. Default
+    /// [`DEFAULT_ACK_LINGER`](crate::DEFAULT_ACK_LINGER) (60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut config = ipc_compat::Config::v14();
+    /// assert_eq!(config.ack_linger, ipc_compat::DEFAULT_ACK_LINGER);
+    /// config.ack_linger = Duration::from_secs(5);
+    /// ```
+    pub ack_linger: Duration,
 }
 
 impl Default for Config {
@@ -350,6 +367,7 @@ impl Config {
             ack_window: crate::acked::DEFAULT_ACK_WINDOW,
             when_window_full: crate::acked::WhenFull::Error,
             ack_agreement_timeout: crate::acked::DEFAULT_ACK_AGREEMENT_TIMEOUT,
+            ack_linger: crate::acked::DEFAULT_ACK_LINGER,
         }
     }
 
