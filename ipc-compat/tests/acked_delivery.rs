@@ -737,3 +737,19 @@ async fn server_to_client_replay_buffer_is_bounded_and_expires_after_the_linger(
     assert_eq!((stats.buffered, stats.expired), (0, 16));
     other.disconnect("other");
 }
+
+/// Acks with `sync` (one event at a time, each waiting for the server to send
+/// anything) are refused with a clear error, on both ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_with_sync_are_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sync");
+    let mut config = acked(dir.path(), Acks::On);
+    config.sync = true;
+    let refused = |result: Result<(), Error>| match result {
+        Err(Error::Config(message)) => assert!(message.contains("acks cannot be combined with sync"), "{message}"),
+        other => panic!("{other:?}"),
+    };
+    refused(Ipc::new(config.clone()).connect_to("sync", Some(&path)).map(drop));
+    refused(Ipc::new(config).serve(Some(&path)).map(drop));
+}

@@ -186,7 +186,13 @@ impl Sender {
         out.check_event_type(event_type)?;
         let seq = state.next;
         let mut frame = BytesMut::new();
-        out.encode(EVENT_EVENT, &Envelope { seq, kind: event_type, data }, &mut frame)?;
+        if out.legacy_v9_data() {
+            // the inner data as node-ipc 9.x would send it on the plain wire
+            let data = data.map(legacy_v9).transpose()?;
+            out.encode(EVENT_EVENT, &Envelope { seq, kind: event_type, data: data.as_deref() }, &mut frame)?;
+        } else {
+            out.encode(EVENT_EVENT, &Envelope { seq, kind: event_type, data }, &mut frame)?;
+        }
         let frame = frame.freeze();
         state.next += 1;
         state.bytes += frame.len();
@@ -418,6 +424,17 @@ impl Sender {
     }
 }
 
+/// `data` encoded, with node-ipc 9.x's rewrite (`""`, `null`, an object with a
+/// truthy `_maxListeners`: `{}`) applied as the plain wire applies it.
+fn legacy_v9<T: Serialize + ?Sized>(data: &T) -> Result<Box<serde_json::value::RawValue>, Error> {
+    // written as the plain wire writes data (JavaScript's JSON.stringify rules)
+    let event = Event::with_data("", data)?;
+    let bytes = event.raw_data().unwrap_or(b"{}");
+    let text = if ipc_codec::v9_rewrites_to_empty_object(bytes) { b"{}" } else { bytes };
+    let text = String::from_utf8(text.to_vec()).map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()))?;
+    serde_json::value::RawValue::from_string(text).map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()).into())
+}
+
 /// The plain event inside an `ipc.event` frame we encoded (a fallback only).
 fn plain_event(frame: &[u8]) -> Option<Event> {
     const PREFIX: &[u8] = b"{\"type\":\"ipc.event\",\"data\":";
@@ -460,6 +477,34 @@ mod tests {
         let mut frame = BytesMut::new();
         out.encode(EVENT_EVENT, &Envelope::<()> { seq: 8, kind: "bare", data: None }, &mut frame).unwrap();
         assert!(!plain_event(&frame).unwrap().has_data());
+    }
+
+    #[test]
+    fn the_v9_rewrite_applies_inside_the_envelope() {
+        let out = Outgoing::from_config(&Config::v9()).unwrap();
+        let wire = |_: &[u8]| Ok(());
+        let sender = Sender::new(&Config::v9());
+        sender.lock().phase = Phase::Live;
+        for (data, inner) in [
+            (serde_json::json!(null), "{}"),
+            (serde_json::json!(""), "{}"),
+            (serde_json::json!({"_maxListeners": 10, "a": 1}), "{}"),
+            (serde_json::json!({"a": 1}), r#"{"a":1}"#),
+        ] {
+            sender.emit(&out, &wire, "t", Some(&data), || Ok(())).unwrap();
+            let frame = sender.lock().buffer.back().unwrap().1.clone();
+            let expected = format!(r#"{{"type":"t","data":{inner}}}"#);
+            let event = plain_event(&frame).unwrap();
+            assert_eq!(
+                format!(r#"{{"type":"{}","data":{}}}"#, event.event_type(), String::from_utf8_lossy(event.raw_data().unwrap())),
+                expected
+            );
+        }
+        // 14.x (no rewrite): null stays null
+        let out = Outgoing::from_config(&Config::v14()).unwrap();
+        sender.emit(&out, &wire, "t", Some(&serde_json::json!(null)), || Ok(())).unwrap();
+        let frame = sender.lock().buffer.back().unwrap().1.clone();
+        assert_eq!(plain_event(&frame).unwrap().raw_data(), Some(&b"null"[..]));
     }
 
     #[test]

@@ -416,6 +416,14 @@ impl Config {
                 "max_queued_events and max_concurrent_requests must be at least 1".into(),
             ));
         }
+        if self.acks != crate::acked::Acks::Off && self.sync {
+            // sync holds each event until the server sends anything back, and a
+            // server acknowledges in batches (every 256 events or 10 ms): every
+            // event would wait out the delay; ack_window already bounds what is in flight
+            return Err(Error::Config(
+                "acks cannot be combined with sync: ack_window bounds what is in flight instead".into(),
+            ));
+        }
         if self.acks != crate::acked::Acks::Off && (self.raw_buffer || self.ack_window == 0) {
             return Err(Error::Config(
                 "acks need JSON events (rawBuffer off) and an ack_window of at least 1".into(),
