@@ -753,3 +753,52 @@ async fn acks_with_sync_are_refused_with_a_clear_error() {
     refused(Ipc::new(config.clone()).connect_to("sync", Some(&path)).map(drop));
     refused(Ipc::new(config).serve(Some(&path)).map(drop));
 }
+
+/// `broadcast` numbers what goes to a client that agreed to acknowledged
+/// events and sends the plain frame to one that did not (acks off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_is_acknowledged_to_acked_clients_and_plain_to_others() {
+    const N: u64 = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.news");
+    let server = Ipc::new(acked(dir.path(), Acks::On)).serve(Some(&path)).unwrap();
+    let (agreed_tx, mut agreed_rx) = tokio::sync::mpsc::unbounded_channel();
+    server.on("go", move |_, _| {
+        let _ = agreed_tx.send(());
+    });
+    within("start", server.start()).await.unwrap();
+    let mut clients = Vec::new();
+    let mut received = Vec::new();
+    for (id, acks) in [("acked", Acks::Required), ("plain", Acks::Off)] {
+        let ipc = Ipc::new(acked(dir.path(), acks));
+        let client = ipc.connect_to(id, Some(&path)).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        client.on("news", move |event, _| {
+            let _ = tx.send(event.data_as::<u64>().unwrap());
+        });
+        within("connect", client.connected()).await.unwrap();
+        client.emit("go", ()).unwrap();
+        within("the server hears it", agreed_rx.recv()).await.unwrap();
+        clients.push((ipc, client));
+        received.push(rx);
+    }
+    for n in 0..N {
+        assert_eq!(server.broadcast("news", n).unwrap(), 2);
+    }
+    for rx in &mut received {
+        let mut got = Vec::new();
+        within("every event", async {
+            while got.len() < N as usize {
+                got.push(rx.recv().await.unwrap());
+            }
+        })
+        .await;
+        assert_eq!(got, (0..N).collect::<Vec<_>>());
+    }
+    assert_eq!(server.ack_stats().sent, N, "numbered for the acked client only");
+    assert_eq!(clients[0].1.ack_stats().delivered, N);
+    assert_eq!(clients[1].1.ack_stats(), ipc_compat::AckStats::default());
+    for (ipc, client) in clients {
+        ipc.disconnect(client.id());
+    }
+}
