@@ -172,12 +172,18 @@ impl Socket {
 
     /// Sends `{type, data}` to this socket (node-ipc `ipc.server.emit(socket, type, data)`).
     ///
+    /// With acknowledged delivery ([`Config::acks`](crate::Config::acks) on
+    /// the server, and a client that asked for it), the event is numbered and
+    /// kept for the client's session until acknowledged; after this
+    /// connection ended it waits for the session's next one (`PROTOCOL.md`).
+    ///
     /// # Errors
     ///
     /// [`Error::WrongMode`] in raw-buffer mode, [`Error::Codec`] when `data`
     /// cannot be serialized or the profile rejects the event,
     /// [`Error::Closed`] after the connection closed, [`Error::Backpressure`]
-    /// when `maxPendingBytes` would be passed (the connection is then closed).
+    /// when `maxPendingBytes` would be passed (the connection is then closed);
+    /// acknowledged: [`Error::AckWindowFull`] when the session's replay buffer is full.
     pub fn emit<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
         if let Some(acked) = self.emit_acked(event_type, Some(&data)) {
             return acked;

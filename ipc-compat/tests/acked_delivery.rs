@@ -747,7 +747,9 @@ async fn acks_with_sync_are_refused_with_a_clear_error() {
     let mut config = acked(dir.path(), Acks::On);
     config.sync = true;
     let refused = |result: Result<(), Error>| match result {
-        Err(Error::Config(message)) => assert!(message.contains("acks cannot be combined with sync"), "{message}"),
+        Err(Error::Config(message)) => {
+            assert!(message.contains("acks cannot be combined with sync"), "{message}")
+        }
         other => panic!("{other:?}"),
     };
     refused(Ipc::new(config.clone()).connect_to("sync", Some(&path)).map(drop));

@@ -41,7 +41,8 @@ async fn rust_client_node_server(rt: &PeerRuntime) {
     let flavor = rt.flavor();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.world");
-    let world = Peer::spawn(rt.role("compat/common.cjs", "world").arg(format!("path={}", path.display()))).await;
+    let world =
+        Peer::spawn(rt.role("compat/common.cjs", "world").arg(format!("path={}", path.display()))).await;
 
     // On: the plain wire after the agreement timeout, with the warning logged
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -99,7 +100,8 @@ async fn node_client_rust_server(rt: &PeerRuntime) {
     });
     let mut life = server.lifecycle(16);
     within("start", server.start()).await.unwrap();
-    let hello = rt.role("compat/common.cjs", "hello").arg("transport=unix").arg(format!("path={}", path.display()));
+    let hello =
+        rt.role("compat/common.cjs", "hello").arg("transport=unix").arg(format!("path={}", path.display()));
     let hello = Peer::spawn(hello).await;
     hello.line("CONNECT").await;
     assert_eq!(hello.event().await, json!({"type": "message", "data": "hello world!"}));

@@ -14,6 +14,11 @@
 //!   last sequence number handled; older ones are duplicates and dropped, the
 //!   next one is handed to the handlers, and [`ACK_EVENT`] `{seq}` acknowledges
 //!   cumulatively, every [`ACK_EVERY`] events or after [`ACK_DELAY`].
+//! - **The other way** (the client's hello says `receive: 1`): the server
+//!   keeps a [`send`] `Sender` per client session (its events survive the
+//!   connection, bounded by the window and [`Config::ack_linger`](crate::Config::ack_linger)),
+//!   names its own session in the answer, and replays on the session's next
+//!   connection; the client's [`receive`] side dedupes per server session.
 //!
 //! The read path's only hook is [`Reader::deliver`](crate::core::Reader),
 //! where every event already pays one check for the reserved `ipc.` prefix;

@@ -29,8 +29,11 @@ enum Phase {
     Plain,
 }
 
+/// Writes a frame to one connection (a server's, for its client session's sender).
+pub(crate) type Push = Box<dyn Fn(&[u8]) -> Result<(), Error> + Send + Sync>;
+
 /// The connection a server's sender writes to now: its number, and how to write a frame.
-struct Attached(u64, Box<dyn Fn(&[u8]) -> Result<(), Error> + Send + Sync>);
+struct Attached(u64, Push);
 
 impl std::fmt::Debug for Attached {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -361,7 +364,7 @@ impl Sender {
 
     /// A server's sender: connection `id` of its client session agreed;
     /// write everything unacknowledged to it, then each emit as it comes.
-    pub(crate) fn attach(&self, id: u64, push: Box<dyn Fn(&[u8]) -> Result<(), Error> + Send + Sync>) {
+    pub(crate) fn attach(&self, id: u64, push: Push) {
         let mut state = self.lock();
         let mut resent = 0;
         for (seq, frame) in &state.buffer {
@@ -431,8 +434,10 @@ fn legacy_v9<T: Serialize + ?Sized>(data: &T) -> Result<Box<serde_json::value::R
     let event = Event::with_data("", data)?;
     let bytes = event.raw_data().unwrap_or(b"{}");
     let text = if ipc_codec::v9_rewrites_to_empty_object(bytes) { b"{}" } else { bytes };
-    let text = String::from_utf8(text.to_vec()).map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()))?;
-    serde_json::value::RawValue::from_string(text).map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()).into())
+    let text =
+        String::from_utf8(text.to_vec()).map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()))?;
+    serde_json::value::RawValue::from_string(text)
+        .map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()).into())
 }
 
 /// The plain event inside an `ipc.event` frame we encoded (a fallback only).
@@ -496,7 +501,11 @@ mod tests {
             let expected = format!(r#"{{"type":"t","data":{inner}}}"#);
             let event = plain_event(&frame).unwrap();
             assert_eq!(
-                format!(r#"{{"type":"{}","data":{}}}"#, event.event_type(), String::from_utf8_lossy(event.raw_data().unwrap())),
+                format!(
+                    r#"{{"type":"{}","data":{}}}"#,
+                    event.event_type(),
+                    String::from_utf8_lossy(event.raw_data().unwrap())
+                ),
                 expected
             );
         }
