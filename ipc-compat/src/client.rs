@@ -880,7 +880,11 @@ impl Client {
                 Outcome::Failed { error: Error::IdleTimeout { after }.into(), violation: false }
             }
             Ended::Killed(None) => Outcome::Stopped,
-            Ended::Killed(Some(e)) => Outcome::Failed { error: e.into(), violation: close_on_bad_frame },
+            // `Closed`: an acked server out of step (`Peer::cut`): reconnect and agree again
+            Ended::Killed(Some(e)) => {
+                let violation = close_on_bad_frame && !matches!(e, Error::Closed);
+                Outcome::Failed { error: e.into(), violation }
+            }
         }
     }
 }
@@ -892,7 +896,8 @@ impl Peer for Client {
     }
 
     fn cut(&self) {
-        self.killer().kill(None);
+        // not `None` (that is a disconnect on purpose, with no reconnection)
+        self.killer().kill(Some(Error::Closed));
     }
 
     fn push_frame(&self, frame: &[u8]) -> Result<(), Error> {

@@ -811,3 +811,88 @@ async fn broadcast_is_acknowledged_to_acked_clients_and_plain_to_others() {
         ipc.disconnect(client.id());
     }
 }
+
+/// A peer written from `PROTOCOL.md` alone, on a real TCP socket, plays an
+/// acked server to a Rust client: the client takes numbered events, drops a
+/// duplicate, acknowledges, and on a gap (out of step) closes the connection
+/// and agrees again on a new one, where the server resends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_receiving_acked_events_drops_duplicates_and_reconnects_on_a_gap() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ipc = Ipc::new(acked(dir.path(), Acks::Required));
+    let client = ipc.connect_to_net("hand", Some("127.0.0.1"), Some(port)).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    client.on("news", move |event, _| {
+        let _ = tx.send(event.data_as::<u64>().unwrap());
+    });
+    let frame = |json: serde_json::Value| format!("{json}\x0c");
+    // reads frames up to `want` (an event type); returns its data
+    async fn read_until(
+        reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+        want: &str,
+    ) -> serde_json::Value {
+        loop {
+            let mut buf = Vec::new();
+            reader.read_until(b'\x0c', &mut buf).await.unwrap();
+            assert!(!buf.is_empty(), "the client closed before {want}");
+            let event: serde_json::Value = serde_json::from_slice(&buf[..buf.len() - 1]).unwrap();
+            if event["type"] == want {
+                return event["data"].clone();
+            }
+        }
+    }
+    let hello = |next: u64| {
+        frame(
+            serde_json::json!({"type": "ipc.hello", "data": {"acks": 1, "received": 0, "session": "hand-1", "next": next}}),
+        )
+    };
+    let event = |seq: u64| {
+        frame(serde_json::json!({"type": "ipc.event", "data": {"seq": seq, "type": "news", "data": seq}}))
+    };
+
+    // first connection: 1, 2, 2 again (a duplicate), then 4 (a gap)
+    let (socket, _) = within("the first connection", listener.accept()).await.unwrap();
+    let (read, mut write) = socket.into_split();
+    let mut reader = BufReader::new(read);
+    let proposal = within("the hello", read_until(&mut reader, "ipc.hello")).await;
+    assert_eq!(proposal["receive"], 1, "{proposal}");
+    let out = [hello(1), event(1), event(2), event(2), event(4)].concat();
+    write.write_all(out.as_bytes()).await.unwrap();
+    let mut eof = Vec::new();
+    within("the client closes on the gap", reader.read_to_end(&mut eof)).await.unwrap();
+    let acked = String::from_utf8_lossy(&eof).contains("\"ipc.ack\"");
+
+    // second connection: the server resends from its oldest unacknowledged (1)
+    let (socket, _) = within("the second connection", listener.accept()).await.unwrap();
+    let (read, mut write) = socket.into_split();
+    let mut reader = BufReader::new(read);
+    within("the second hello", read_until(&mut reader, "ipc.hello")).await;
+    let out = [hello(1), event(1), event(2), event(3), event(4)].concat();
+    write.write_all(out.as_bytes()).await.unwrap();
+    let ack = within("an acknowledgement of 4", async {
+        loop {
+            let data = read_until(&mut reader, "ipc.ack").await;
+            if data["seq"] == 4 {
+                return data;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ack, serde_json::json!({"seq": 4}));
+    let mut seen = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        seen.push(n);
+    }
+    let stats = client.ack_stats();
+    println!(
+        "hand-written server: handled {seen:?}; duplicates dropped {}, out of step {}, acked on the first connection {acked}",
+        stats.duplicates, stats.out_of_order
+    );
+    assert_eq!(seen, [1, 2, 3, 4]);
+    assert_eq!(stats.out_of_order, 1);
+    assert!(stats.duplicates >= 3, "2 on the first connection, 1 and 2 on the second");
+    ipc.disconnect("hand");
+}
