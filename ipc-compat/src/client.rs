@@ -318,7 +318,8 @@ impl Client {
 
     /// Acknowledged delivery's counters for this client (all zero when
     /// [`Config::acks`] is off): events numbered, resent, acknowledged, what
-    /// the replay buffer holds now and at most.
+    /// the replay buffer holds now and at most; and of the server's events to
+    /// it, delivered, duplicates dropped, acknowledgements sent.
     pub fn ack_stats(&self) -> AckStats {
         let Some(sender) = &self.inner.acked else { return AckStats::default() };
         let sent = sender.stats();

@@ -128,8 +128,10 @@ pub enum WhenFull {
     Wait,
 }
 
-/// Counters of acknowledged delivery ([`Client::ack_stats`](crate::Client::ack_stats)
-/// for the sending side, [`Server::ack_stats`](crate::Server::ack_stats) for the receiving side).
+/// Counters of acknowledged delivery ([`Client::ack_stats`](crate::Client::ack_stats),
+/// [`Server::ack_stats`](crate::Server::ack_stats)): each end both sends
+/// (the "Sender" fields; a server's summed over its client sessions) and
+/// receives (the "Receiver" fields; a client's from its servers' sessions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct AckStats {

@@ -265,6 +265,11 @@ pub struct Config {
     /// acknowledges them in batches. The two ends agree on it when they
     /// connect; a server that does not answer (any node-ipc) gets the plain
     /// wire, with a warning, or is refused with [`Acks::Required`](crate::Acks::Required).
+    /// The other way too: a client with acks on asks for the server's events
+    /// acknowledged, and a server with acks on numbers what it emits to such
+    /// a client, keeps it per client session ([`ack_linger`](Config::ack_linger))
+    /// and replays it after a reconnect; a client that does not ask (any
+    /// node-ipc) gets the plain wire. Not with [`sync`](Config::sync) (refused).
     /// Off, nothing changes on the wire and nothing is paid per event.
     ///
     /// ```

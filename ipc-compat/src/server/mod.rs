@@ -252,7 +252,9 @@ impl Server {
 
     /// Acknowledged delivery's counters for this server (all zero when
     /// [`Config::acks`](crate::Config::acks) is off): events handed to the
-    /// handlers, duplicates dropped, acknowledgements sent, sessions remembered.
+    /// handlers, duplicates dropped, acknowledgements sent, sessions remembered;
+    /// and of what it emitted to acked clients, summed over their sessions:
+    /// numbered, resent, acknowledged, buffered, expired.
     pub fn ack_stats(&self) -> crate::AckStats {
         self.inner.sessions.stats()
     }
