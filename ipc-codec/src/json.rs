@@ -328,7 +328,20 @@ fn max_listeners_finder() -> &'static memchr::memmem::Finder<'static> {
 
 /// node-ipc 9.x's `EventParser.format`: falsy data other than `false` and `0`,
 /// and data with a truthy `_maxListeners`, is replaced by `{}`.
-fn v9_rewrites_to_empty_object(data: &[u8]) -> bool {
+/// Whether node-ipc 9.x would send this encoded data as `{}` (it does so for
+/// `""`, `null`, and objects with a truthy `_maxListeners`): the rewrite
+/// [`JsonCodecBuilder::legacy_v9_data`] applies, for data written inside
+/// another event's data (ipc-compat's acknowledged delivery).
+///
+/// ```
+/// use ipc_codec::v9_rewrites_to_empty_object;
+/// assert!(v9_rewrites_to_empty_object(b"null"));
+/// assert!(v9_rewrites_to_empty_object(b"\"\""));
+/// assert!(v9_rewrites_to_empty_object(br#"{"_maxListeners":10}"#));
+/// assert!(!v9_rewrites_to_empty_object(br#"{"_maxListeners":0}"#));
+/// assert!(!v9_rewrites_to_empty_object(b"[1]"));
+/// ```
+pub fn v9_rewrites_to_empty_object(data: &[u8]) -> bool {
     match data {
         b"\"\"" | b"null" => true,
         [b'{', ..] if max_listeners_finder().find(data).is_some() => {

@@ -64,7 +64,7 @@ pub use deadline::PartialFrameDeadline;
 pub use delimited::DEFAULT_DELIMITER;
 pub use error::{CodecError, Excerpt, EXCERPT_LEN};
 pub use event::Event;
-pub use json::{JsonCodec, JsonCodecBuilder};
+pub use json::{v9_rewrites_to_empty_object, JsonCodec, JsonCodecBuilder};
 #[cfg(feature = "msgpack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
 pub use msgpack::{MsgPackCodec, MsgPackCodecBuilder};

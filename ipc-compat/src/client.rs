@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use crate::acked::{AckEnd, AckStats, Sender};
+use crate::acked::{AckEnd, AckStats, Sender, Sessions, SocketAcks};
 use crate::config::{BadFrame, Config, Side, StopRetrying};
 use crate::core::{serve_stream, Ended, IdleTimeout, Killer, Outbox, Peer, Reader};
 use crate::error::Error;
@@ -82,6 +82,8 @@ struct Inner {
     connection: AtomicU64,
     /// Acknowledged delivery (`None`: off, the plain wire).
     acked: Option<Sender>,
+    /// Acknowledged delivery of the server's events (with `acked`).
+    acked_in: Option<SocketAcks>,
 }
 
 /// A connection to a node-ipc server (`ipc.of[id]`): made by
@@ -157,6 +159,7 @@ impl Client {
         let out = Outgoing::from_config(&config)?;
         let outbox = Outbox::new(config.max_pending_bytes, config.max_queued_events, false);
         let acked = Sender::from_config(&config);
+        let acked_in = acked.as_ref().map(|_| SocketAcks::new(Arc::new(Sessions::default()), None));
         let client = Client {
             inner: Arc::new(Inner {
                 id,
@@ -175,6 +178,7 @@ impl Client {
                 responders: Responders::default(),
                 connection: AtomicU64::new(0),
                 acked,
+                acked_in,
             }),
         };
         Ok(client)
@@ -314,9 +318,22 @@ impl Client {
 
     /// Acknowledged delivery's counters for this client (all zero when
     /// [`Config::acks`] is off): events numbered, resent, acknowledged, what
-    /// the replay buffer holds now and at most.
+    /// the replay buffer holds now and at most; and of the server's events to
+    /// it, delivered, duplicates dropped, acknowledgements sent.
     pub fn ack_stats(&self) -> AckStats {
-        self.inner.acked.as_ref().map(Sender::stats).unwrap_or_default()
+        let Some(sender) = &self.inner.acked else { return AckStats::default() };
+        let sent = sender.stats();
+        let received = self.inner.acked_in.as_ref().map(SocketAcks::stats).unwrap_or_default();
+        AckStats {
+            delivered: received.delivered,
+            duplicates: received.duplicates,
+            out_of_order: received.out_of_order,
+            before_agreement: received.before_agreement,
+            refused: received.refused,
+            acks_sent: received.acks_sent,
+            sessions: received.sessions,
+            ..sent
+        }
     }
 
     /// Writes a frame as it is to the current connection (acknowledged delivery).
@@ -695,6 +712,9 @@ impl Client {
                     self.raise(Lifecycle::Connect(self.clone())).await;
                     self.report_dropped().await;
                     let outcome = self.serve(io, &killer).instrument(span).await;
+                    if let Some(acked_in) = &inner.acked_in {
+                        acked_in.stop();
+                    }
                     if let Some(acked) = &inner.acked {
                         acked.disconnected();
                         give_up |= acked.refused();
@@ -861,14 +881,24 @@ impl Client {
                 Outcome::Failed { error: Error::IdleTimeout { after }.into(), violation: false }
             }
             Ended::Killed(None) => Outcome::Stopped,
-            Ended::Killed(Some(e)) => Outcome::Failed { error: e.into(), violation: close_on_bad_frame },
+            // `Closed`: an acked server out of step (`Peer::cut`): reconnect and agree again
+            Ended::Killed(Some(e)) => {
+                let violation = close_on_bad_frame && !matches!(e, Error::Closed);
+                Outcome::Failed { error: e.into(), violation }
+            }
         }
     }
 }
 
 impl Peer for Client {
     fn acks(&self) -> Option<AckEnd<'_>> {
-        self.inner.acked.as_ref().map(AckEnd::Sending)
+        let (sender, receiver) = self.inner.acked.as_ref().zip(self.inner.acked_in.as_ref())?;
+        Some(AckEnd::Client { sender, receiver })
+    }
+
+    fn cut(&self) {
+        // not `None` (that is a disconnect on purpose, with no reconnection)
+        self.killer().kill(Some(Error::Closed));
     }
 
     fn push_frame(&self, frame: &[u8]) -> Result<(), Error> {

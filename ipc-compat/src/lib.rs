@@ -81,7 +81,7 @@ mod wire;
 
 pub use acked::{
     AckStats, Acks, WhenFull, ACK_DELAY, ACK_EVENT, ACK_EVERY, DEFAULT_ACK_AGREEMENT_TIMEOUT,
-    DEFAULT_ACK_WINDOW, EVENT_EVENT, HELLO_EVENT, MAX_SESSIONS,
+    DEFAULT_ACK_LINGER, DEFAULT_ACK_WINDOW, EVENT_EVENT, HELLO_EVENT, MAX_SESSIONS,
 };
 pub use client::{Client, ClientState};
 pub use config::{

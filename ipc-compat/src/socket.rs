@@ -172,14 +172,44 @@ impl Socket {
 
     /// Sends `{type, data}` to this socket (node-ipc `ipc.server.emit(socket, type, data)`).
     ///
+    /// With acknowledged delivery ([`Config::acks`](crate::Config::acks) on
+    /// the server, and a client that asked for it), the event is numbered and
+    /// kept for the client's session until acknowledged; after this
+    /// connection ended it waits for the session's next one (`PROTOCOL.md`).
+    ///
     /// # Errors
     ///
     /// [`Error::WrongMode`] in raw-buffer mode, [`Error::Codec`] when `data`
     /// cannot be serialized or the profile rejects the event,
     /// [`Error::Closed`] after the connection closed, [`Error::Backpressure`]
-    /// when `maxPendingBytes` would be passed (the connection is then closed).
+    /// when `maxPendingBytes` would be passed (the connection is then closed);
+    /// acknowledged: [`Error::AckWindowFull`] when the session's replay buffer is full.
     pub fn emit<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
+        if let Some(acked) = self.emit_acked(event_type, Some(&data)) {
+            return acked;
+        }
         self.send_with(|dst| self.inner.out.encode(event_type, &data, dst))
+    }
+
+    /// [`emit_acked`](Socket::emit_acked) for an event as it is.
+    pub(crate) fn emit_event_acked(&self, event: &Event) -> Option<Result<(), Error>> {
+        self.inner.acks.as_ref()?;
+        let data = match event.has_data().then(|| event.data()).transpose() {
+            Ok(data) => data,
+            Err(e) => return Some(Err(e.into())),
+        };
+        self.emit_acked(event.event_type(), data.as_ref())
+    }
+
+    /// Acknowledged delivery to this socket's client session, when it agreed
+    /// to take the server's events that way (`None`: the plain wire). The
+    /// one test a socket without acks pays per emit.
+    pub(crate) fn emit_acked<T: Serialize + ?Sized>(
+        &self,
+        event_type: &str,
+        data: Option<&T>,
+    ) -> Option<Result<(), Error>> {
+        self.inner.acks.as_ref()?.emit(&self.inner.out, event_type, data)
     }
 
     /// Sends an event as it is: its data bytes unchanged, or `{}` when it has none.
@@ -188,6 +218,9 @@ impl Socket {
     ///
     /// As [`emit`](Socket::emit).
     pub fn emit_event(&self, event: &Event) -> Result<(), Error> {
+        if let Some(acked) = self.emit_event_acked(event) {
+            return acked;
+        }
         self.send_with(|dst| self.inner.out.encode_event(event, dst))
     }
 
@@ -402,7 +435,14 @@ impl Peer for Socket {
     }
 
     fn acks(&self) -> Option<AckEnd<'_>> {
-        self.inner.acks.as_deref().map(AckEnd::Receiving)
+        self.inner.acks.as_deref().map(AckEnd::Server)
+    }
+
+    fn push_frame(&self, frame: &[u8]) -> Result<(), Error> {
+        self.send_with(|dst| {
+            dst.extend_from_slice(frame);
+            Ok(())
+        })
     }
 
     fn cut(&self) {

@@ -103,12 +103,19 @@ impl PartialFrameDeadline for WireCodec {
 pub(crate) struct Outgoing {
     json: Option<JsonCodec>,
     encoding: Encoding,
+    /// node-ipc 9.x's data rewrite is on (applied to acknowledged events' inner data too).
+    legacy_v9_data: bool,
 }
 
 impl Outgoing {
     pub(crate) fn from_config(config: &Config) -> Result<Outgoing, Error> {
         let json = if config.raw_buffer { None } else { Some(config.json_codec()?) };
-        Ok(Outgoing { json, encoding: config.encoding })
+        Ok(Outgoing { json, encoding: config.encoding, legacy_v9_data: config.legacy_v9_data })
+    }
+
+    /// Whether node-ipc 9.x's data rewrite is on.
+    pub(crate) fn legacy_v9_data(&self) -> bool {
+        self.legacy_v9_data
     }
 
     pub(crate) fn is_raw(&self) -> bool {

@@ -585,3 +585,314 @@ async fn a_full_window_fails_the_emit_and_close_waits_for_every_acknowledgement(
     assert_eq!((stats.delivered, stats.duplicates, stats.sessions), (8, 0, 1));
     server.stop().await;
 }
+
+/// Server to client: the server emits on the socket its client agreed on
+/// (the emits of a cut connection wait for the session's next one) while the
+/// proxy cuts the connection again and again: the client's handler sees
+/// each event once and in order. Prints the figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_to_client_cut_by_a_proxy_none_lost_none_duplicated_in_order() {
+    const CUTS: u64 = 60;
+    const N: u64 = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Ipc::new(acked(dir.path(), Acks::On)).serve_net(Some("127.0.0.1"), Some(0), None).unwrap();
+    let (agreed_tx, agreed_rx) = tokio::sync::oneshot::channel();
+    let agreed_tx = std::sync::Mutex::new(Some(agreed_tx));
+    server.on("go", move |_, socket| {
+        if let Some(tx) = agreed_tx.lock().unwrap().take() {
+            let _ = tx.send(socket.clone());
+        }
+    });
+    within("start", server.start()).await.unwrap();
+    let port = server.local_addr().unwrap().port();
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    // the client writes only its hello (about 80 bytes) and acknowledgements
+    // (about 35 each): a cut after 1 to 400 of its bytes, the server's frames
+    // cut wherever they are
+    let (proxy, cuts) = cutting_proxy(port, CUTS, 400, seed).await;
+
+    let ipc = Ipc::new(acked(dir.path(), Acks::Required));
+    let client = ipc.connect_to_net("acked", Some("127.0.0.1"), Some(proxy)).unwrap();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    client.on("seq", move |event, _| {
+        let _ = seen_tx.send(event.data_as::<u64>().unwrap());
+    });
+    client.emit("go", ()).unwrap(); // numbered: it reaches the server after the agreement
+    let socket = within("the agreement", agreed_rx).await.unwrap();
+
+    let started = Instant::now();
+    let emitter = tokio::spawn({
+        let cuts = cuts.clone();
+        async move {
+            let mut n = 0;
+            while n < N || cuts.load(Ordering::SeqCst) < CUTS {
+                match socket.emit("seq", n) {
+                    Ok(()) => n += 1,
+                    // the replay buffer is full: room comes with the client's acknowledgements
+                    Err(Error::AckWindowFull { .. }) => tokio::time::sleep(Duration::from_millis(1)).await,
+                    Err(e) => panic!("{e}"),
+                }
+                if n % 256 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            n
+        }
+    });
+    let sent = within("the emitter", emitter).await.unwrap();
+    let mut seen = Vec::new();
+    let mut distinct = BTreeSet::new();
+    within("every event", async {
+        while distinct.len() < sent as usize {
+            let n = seen_rx.recv().await.unwrap();
+            seen.push(n);
+            distinct.insert(n);
+        }
+    })
+    .await;
+    // anything late (a duplicate) would come with the last acknowledgements
+    within("every acknowledgement", async {
+        while server.ack_stats().buffered > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    while let Ok(n) = seen_rx.try_recv() {
+        seen.push(n);
+    }
+    let server_stats = server.ack_stats();
+    let client_stats = client.ack_stats();
+    let lost = sent - distinct.len() as u64;
+    let duplicated = seen.len() as u64 - distinct.len() as u64;
+    println!(
+        "server to client, proxy cuts: {} (seed {seed}); events sent {sent}, received {}, lost {lost}, \
+         duplicated {duplicated}; resent {} (written again after a reconnect), duplicates dropped by the \
+         client {}, out of step {}, acks sent by the client {}, acks received by the server {}; replay \
+         buffer peak {} events; {:.1} s",
+        cuts.load(Ordering::SeqCst),
+        seen.len(),
+        server_stats.resent,
+        client_stats.duplicates,
+        client_stats.out_of_order,
+        client_stats.acks_sent,
+        server_stats.acks_received,
+        server_stats.buffered_peak,
+        started.elapsed().as_secs_f64(),
+    );
+    assert_eq!(cuts.load(Ordering::SeqCst), CUTS);
+    assert_eq!(check_in_order(&seen), Ok(()), "in order, each once");
+    assert_eq!(seen.first(), Some(&0));
+    assert_eq!((lost, duplicated), (0, 0));
+    assert!(server_stats.resent > 0, "cuts made the server send again");
+    assert!(server_stats.buffered_peak <= 2048);
+    ipc.disconnect("acked");
+}
+
+/// Server to client: what a server keeps for a client session that left is
+/// bounded by `ack_window` (an emit past it fails), and dropped once the
+/// session lingered past `ack_linger` (counted in `expired`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_to_client_replay_buffer_is_bounded_and_expires_after_the_linger() {
+    const LINGER: Duration = Duration::from_millis(200);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.bounded");
+    let mut config = acked(dir.path(), Acks::On);
+    config.ack_window = 16;
+    config.ack_linger = LINGER;
+    let server = Ipc::new(config.clone()).serve(Some(&path)).unwrap();
+    let (agreed_tx, mut agreed_rx) = tokio::sync::mpsc::unbounded_channel();
+    server.on("go", move |_, socket| {
+        let _ = agreed_tx.send(socket.clone());
+    });
+    within("start", server.start()).await.unwrap();
+
+    let ipc = Ipc::new(config.clone());
+    let (client, mut life) = watched(&ipc, "gone", Some(&path));
+    client.emit("go", ()).unwrap();
+    let socket = within("the agreement", agreed_rx.recv()).await.unwrap();
+    wait_for(&mut life, "connect").await;
+    ipc.disconnect("gone");
+    within("the server sees it go", async {
+        while !server.sockets().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    // the session outlives its connection: 16 events wait for it, the 17th does not fit
+    for n in 0..16u64 {
+        socket.emit("seq", n).unwrap();
+    }
+    assert!(matches!(socket.emit("seq", 16u64), Err(Error::AckWindowFull { capacity: 16 })));
+    let stats = server.ack_stats();
+    assert_eq!((stats.sent, stats.buffered, stats.expired), (16, 16, 0));
+
+    // past the linger, the next agreement (any client's) drops them
+    tokio::time::sleep(LINGER).await;
+    let other = Ipc::new(config);
+    let client = other.connect_to("other", Some(&path)).unwrap();
+    client.emit("go", ()).unwrap();
+    within("the second agreement", agreed_rx.recv()).await.unwrap();
+    let stats = server.ack_stats();
+    println!("replay bound: window 16, emitted 16 + 1 refused; after the linger: {} expired", stats.expired);
+    assert_eq!((stats.buffered, stats.expired), (0, 16));
+    other.disconnect("other");
+}
+
+/// Acks with `sync` (one event at a time, each waiting for the server to send
+/// anything) are refused with a clear error, on both ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_with_sync_are_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.sync");
+    let mut config = acked(dir.path(), Acks::On);
+    config.sync = true;
+    let refused = |result: Result<(), Error>| match result {
+        Err(Error::Config(message)) => {
+            assert!(message.contains("acks cannot be combined with sync"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    };
+    refused(Ipc::new(config.clone()).connect_to("sync", Some(&path)).map(drop));
+    refused(Ipc::new(config).serve(Some(&path)).map(drop));
+}
+
+/// `broadcast` numbers what goes to a client that agreed to acknowledged
+/// events and sends the plain frame to one that did not (acks off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_is_acknowledged_to_acked_clients_and_plain_to_others() {
+    const N: u64 = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.news");
+    let server = Ipc::new(acked(dir.path(), Acks::On)).serve(Some(&path)).unwrap();
+    let (agreed_tx, mut agreed_rx) = tokio::sync::mpsc::unbounded_channel();
+    server.on("go", move |_, _| {
+        let _ = agreed_tx.send(());
+    });
+    within("start", server.start()).await.unwrap();
+    let mut clients = Vec::new();
+    let mut received = Vec::new();
+    for (id, acks) in [("acked", Acks::Required), ("plain", Acks::Off)] {
+        let ipc = Ipc::new(acked(dir.path(), acks));
+        let client = ipc.connect_to(id, Some(&path)).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        client.on("news", move |event, _| {
+            let _ = tx.send(event.data_as::<u64>().unwrap());
+        });
+        within("connect", client.connected()).await.unwrap();
+        client.emit("go", ()).unwrap();
+        within("the server hears it", agreed_rx.recv()).await.unwrap();
+        clients.push((ipc, client));
+        received.push(rx);
+    }
+    for n in 0..N {
+        assert_eq!(server.broadcast("news", n).unwrap(), 2);
+    }
+    for rx in &mut received {
+        let mut got = Vec::new();
+        within("every event", async {
+            while got.len() < N as usize {
+                got.push(rx.recv().await.unwrap());
+            }
+        })
+        .await;
+        assert_eq!(got, (0..N).collect::<Vec<_>>());
+    }
+    // the client acknowledges only what its handlers finished (and counted)
+    within("every acknowledgement", async {
+        while server.ack_stats().buffered > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(server.ack_stats().sent, N, "numbered for the acked client only");
+    assert_eq!(clients[0].1.ack_stats().delivered, N);
+    assert_eq!(clients[1].1.ack_stats(), ipc_compat::AckStats::default());
+    for (ipc, client) in clients {
+        ipc.disconnect(client.id());
+    }
+}
+
+/// A peer written from `PROTOCOL.md` alone, on a real TCP socket, plays an
+/// acked server to a Rust client: the client takes numbered events, drops a
+/// duplicate, acknowledges, and on a gap (out of step) closes the connection
+/// and agrees again on a new one, where the server resends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_receiving_acked_events_drops_duplicates_and_reconnects_on_a_gap() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let ipc = Ipc::new(acked(dir.path(), Acks::Required));
+    let client = ipc.connect_to_net("hand", Some("127.0.0.1"), Some(port)).unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    client.on("news", move |event, _| {
+        let _ = tx.send(event.data_as::<u64>().unwrap());
+    });
+    let frame = |json: serde_json::Value| format!("{json}\x0c");
+    // reads frames up to `want` (an event type); returns its data
+    async fn read_until(
+        reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+        want: &str,
+    ) -> serde_json::Value {
+        loop {
+            let mut buf = Vec::new();
+            reader.read_until(b'\x0c', &mut buf).await.unwrap();
+            assert!(!buf.is_empty(), "the client closed before {want}");
+            let event: serde_json::Value = serde_json::from_slice(&buf[..buf.len() - 1]).unwrap();
+            if event["type"] == want {
+                return event["data"].clone();
+            }
+        }
+    }
+    let hello = |next: u64| {
+        frame(
+            serde_json::json!({"type": "ipc.hello", "data": {"acks": 1, "received": 0, "session": "hand-1", "next": next}}),
+        )
+    };
+    let event = |seq: u64| {
+        frame(serde_json::json!({"type": "ipc.event", "data": {"seq": seq, "type": "news", "data": seq}}))
+    };
+
+    // first connection: 1, 2, 2 again (a duplicate), then 4 (a gap)
+    let (socket, _) = within("the first connection", listener.accept()).await.unwrap();
+    let (read, mut write) = socket.into_split();
+    let mut reader = BufReader::new(read);
+    let proposal = within("the hello", read_until(&mut reader, "ipc.hello")).await;
+    assert_eq!(proposal["receive"], 1, "{proposal}");
+    let out = [hello(1), event(1), event(2), event(2), event(4)].concat();
+    write.write_all(out.as_bytes()).await.unwrap();
+    let mut eof = Vec::new();
+    within("the client closes on the gap", reader.read_to_end(&mut eof)).await.unwrap();
+    let acked = String::from_utf8_lossy(&eof).contains("\"ipc.ack\"");
+
+    // second connection: the server resends from its oldest unacknowledged (1)
+    let (socket, _) = within("the second connection", listener.accept()).await.unwrap();
+    let (read, mut write) = socket.into_split();
+    let mut reader = BufReader::new(read);
+    within("the second hello", read_until(&mut reader, "ipc.hello")).await;
+    let out = [hello(1), event(1), event(2), event(3), event(4)].concat();
+    write.write_all(out.as_bytes()).await.unwrap();
+    let ack = within("an acknowledgement of 4", async {
+        loop {
+            let data = read_until(&mut reader, "ipc.ack").await;
+            if data["seq"] == 4 {
+                return data;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ack, serde_json::json!({"seq": 4}));
+    let mut seen = Vec::new();
+    while let Ok(n) = rx.try_recv() {
+        seen.push(n);
+    }
+    let stats = client.ack_stats();
+    println!(
+        "hand-written server: handled {seen:?}; duplicates dropped {}, out of step {}, acked on the first connection {acked}",
+        stats.duplicates, stats.out_of_order
+    );
+    assert_eq!(seen, [1, 2, 3, 4]);
+    assert_eq!(stats.out_of_order, 1);
+    assert!(stats.duplicates >= 3, "2 on the first connection, 1 and 2 on the second");
+    ipc.disconnect("hand");
+}

@@ -14,6 +14,11 @@
 //!   last sequence number handled; older ones are duplicates and dropped, the
 //!   next one is handed to the handlers, and [`ACK_EVENT`] `{seq}` acknowledges
 //!   cumulatively, every [`ACK_EVERY`] events or after [`ACK_DELAY`].
+//! - **The other way** (the client's hello says `receive: 1`): the server
+//!   keeps a [`send`] `Sender` per client session (its events survive the
+//!   connection, bounded by the window and [`Config::ack_linger`](crate::Config::ack_linger)),
+//!   names its own session in the answer, and replays on the session's next
+//!   connection; the client's [`receive`] side dedupes per server session.
 //!
 //! The read path's only hook is [`Reader::deliver`](crate::core::Reader),
 //! where every event already pays one check for the reserved `ipc.` prefix;
@@ -28,13 +33,29 @@ use std::time::Duration;
 pub(crate) use receive::{Sessions, SocketAcks};
 pub(crate) use send::Sender;
 
-/// The side of acknowledged delivery a connection's peer plays.
+/// The side of acknowledged delivery a connection's peer plays (each end
+/// both numbers what it sends and acknowledges what it receives).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AckEnd<'a> {
-    /// A client: it numbers what it sends.
-    Sending(&'a Sender),
-    /// A server connection: it acknowledges what it receives.
-    Receiving(&'a SocketAcks),
+    /// A client: its sender across connections, and its receiver of the server's events.
+    Client {
+        /// Numbers what the client emits.
+        sender: &'a Sender,
+        /// Acknowledges what the server emits.
+        receiver: &'a SocketAcks,
+    },
+    /// A server connection: it acknowledges what it receives, and numbers
+    /// what it sends through its client session's sender.
+    Server(&'a SocketAcks),
+}
+
+impl<'a> AckEnd<'a> {
+    /// The receiving part.
+    pub(crate) fn receiver(self) -> &'a SocketAcks {
+        match self {
+            AckEnd::Client { receiver, .. } | AckEnd::Server(receiver) => receiver,
+        }
+    }
 }
 
 /// The agreement: `{"session": <string>, "next": <number>}` from a client,
@@ -56,6 +77,10 @@ pub const ACK_DELAY: Duration = Duration::from_millis(10);
 /// How long a client waits for the server's answer to the agreement by
 /// default ([`Config::ack_agreement_timeout`](crate::Config::ack_agreement_timeout)).
 pub const DEFAULT_ACK_AGREEMENT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a server keeps what it emitted to a client session that has no
+/// connection, by default ([`Config::ack_linger`](crate::Config::ack_linger)).
+pub const DEFAULT_ACK_LINGER: Duration = Duration::from_secs(60);
 
 /// How many unacknowledged events a client keeps by default ([`Config::ack_window`](crate::Config::ack_window)).
 pub const DEFAULT_ACK_WINDOW: usize = 4096;
@@ -103,8 +128,10 @@ pub enum WhenFull {
     Wait,
 }
 
-/// Counters of acknowledged delivery ([`Client::ack_stats`](crate::Client::ack_stats)
-/// for the sending side, [`Server::ack_stats`](crate::Server::ack_stats) for the receiving side).
+/// Counters of acknowledged delivery ([`Client::ack_stats`](crate::Client::ack_stats),
+/// [`Server::ack_stats`](crate::Server::ack_stats)): each end both sends
+/// (the "Sender" fields; a server's summed over its client sessions) and
+/// receives (the "Receiver" fields; a client's from its servers' sessions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct AckStats {
@@ -124,6 +151,9 @@ pub struct AckStats {
     pub buffered_peak: usize,
     /// Sender: connections that fell back to the plain wire.
     pub fallbacks: u64,
+    /// Sender (a server): events dropped unacknowledged because their client
+    /// session had no connection for longer than [`Config::ack_linger`](crate::Config::ack_linger).
+    pub expired: u64,
     /// Receiver: events handed to the handlers.
     pub delivered: u64,
     /// Receiver: duplicates dropped.

@@ -29,6 +29,18 @@ enum Phase {
     Plain,
 }
 
+/// Writes a frame to one connection (a server's, for its client session's sender).
+pub(crate) type Push = Box<dyn Fn(&[u8]) -> Result<(), Error> + Send + Sync>;
+
+/// The connection a server's sender writes to now: its number, and how to write a frame.
+struct Attached(u64, Push);
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Attached({})", self.0)
+    }
+}
+
 #[derive(Debug)]
 struct State {
     phase: Phase,
@@ -39,6 +51,11 @@ struct State {
     /// Unacknowledged events, oldest first: `(seq, frame)`.
     buffer: VecDeque<(u64, Bytes)>,
     bytes: usize,
+    /// A server's sender (one per client session): the session's current
+    /// connection, written to instead of the wire an emit names.
+    attached: Option<Attached>,
+    /// A server's sender: since when no connection is attached (the linger).
+    idle_since: Option<std::time::Instant>,
 }
 
 /// A frame to write, or a reason to end the connection: what the sender
@@ -72,6 +89,8 @@ pub(crate) struct Sender {
     acks_received: AtomicU64,
     peak: AtomicU64,
     fallbacks: AtomicU64,
+    /// Events dropped unacknowledged: a server's session that lingered too long.
+    expired: AtomicU64,
 }
 
 #[derive(Serialize)]
@@ -87,6 +106,8 @@ struct Envelope<'a, T: ?Sized> {
 struct Hello<'a> {
     session: &'a str,
     next: u64,
+    /// The client takes acknowledged events from the server too.
+    receive: u8,
 }
 
 #[derive(Deserialize)]
@@ -101,13 +122,20 @@ impl Sender {
         if config.acks == Acks::Off {
             return None;
         }
-        Some(Sender {
+        Some(Sender::new(config))
+    }
+
+    /// A sender with `config`'s window (a server's, for one client session).
+    pub(crate) fn new(config: &Config) -> Sender {
+        Sender {
             state: Mutex::new(State {
                 phase: Phase::Offline,
                 next: 1,
                 written: 0,
                 buffer: VecDeque::new(),
                 bytes: 0,
+                attached: None,
+                idle_since: Some(std::time::Instant::now()),
             }),
             room: Notify::new(),
             session: new_session(),
@@ -122,7 +150,8 @@ impl Sender {
             acks_received: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             fallbacks: AtomicU64::new(0),
-        })
+            expired: AtomicU64::new(0),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -160,7 +189,13 @@ impl Sender {
         out.check_event_type(event_type)?;
         let seq = state.next;
         let mut frame = BytesMut::new();
-        out.encode(EVENT_EVENT, &Envelope { seq, kind: event_type, data }, &mut frame)?;
+        if out.legacy_v9_data() {
+            // the inner data as node-ipc 9.x would send it on the plain wire
+            let data = data.map(legacy_v9).transpose()?;
+            out.encode(EVENT_EVENT, &Envelope { seq, kind: event_type, data: data.as_deref() }, &mut frame)?;
+        } else {
+            out.encode(EVENT_EVENT, &Envelope { seq, kind: event_type, data }, &mut frame)?;
+        }
         let frame = frame.freeze();
         state.next += 1;
         state.bytes += frame.len();
@@ -171,7 +206,10 @@ impl Sender {
             state.written = seq;
             let frame = &state.buffer.back().expect("just pushed").1;
             // a failed write ends the connection; the buffer keeps the event for the next one
-            let _ = wire.push(frame);
+            let _ = match &state.attached {
+                Some(Attached(_, push)) => push(frame),
+                None => wire.push(frame),
+            };
         }
         Ok(())
     }
@@ -221,7 +259,8 @@ impl Sender {
         state.phase = Phase::Agreeing(connection);
         let next = state.buffer.front().map_or(state.next, |(seq, _)| *seq);
         let mut frame = BytesMut::new();
-        if out.encode(HELLO_EVENT, &Hello { session: &self.session, next }, &mut frame).is_ok() {
+        let hello = Hello { session: &self.session, next, receive: 1 };
+        if out.encode(HELLO_EVENT, &hello, &mut frame).is_ok() {
             let _ = wire.push(&frame);
         }
     }
@@ -316,6 +355,60 @@ impl Sender {
         Ok(true)
     }
 
+    /// A server's sender: the first sequence number it will write on a new
+    /// connection (what is before it was acknowledged or expired).
+    pub(crate) fn first_unacknowledged(&self) -> u64 {
+        let state = self.lock();
+        state.buffer.front().map_or(state.next, |(seq, _)| *seq)
+    }
+
+    /// A server's sender: connection `id` of its client session agreed;
+    /// write everything unacknowledged to it, then each emit as it comes.
+    pub(crate) fn attach(&self, id: u64, push: Push) {
+        let mut state = self.lock();
+        let mut resent = 0;
+        for (seq, frame) in &state.buffer {
+            if *seq <= state.written {
+                resent += 1;
+            }
+            if push(frame).is_err() {
+                break;
+            }
+        }
+        if let Some((seq, _)) = state.buffer.back() {
+            state.written = state.written.max(*seq);
+        }
+        self.resent.fetch_add(resent, Ordering::Relaxed);
+        state.attached = Some(Attached(id, push));
+        state.idle_since = None;
+        state.phase = Phase::Live;
+    }
+
+    /// A server's sender: connection `id` ended (a later one may have
+    /// replaced it already: then nothing changes). Emits wait in the buffer.
+    pub(crate) fn detach(&self, id: u64) {
+        let mut state = self.lock();
+        if state.attached.as_ref().is_some_and(|a| a.0 == id) {
+            state.attached = None;
+            state.phase = Phase::Offline;
+            state.idle_since = Some(std::time::Instant::now());
+        }
+    }
+
+    /// A server's sender: with no connection for longer than `linger`, drops
+    /// what it holds (counted in `expired`); its client, should it come back,
+    /// is told to skip them (the answer's `next`).
+    pub(crate) fn expire_if_idle(&self, linger: Duration) {
+        let mut state = self.lock();
+        if state.idle_since.is_some_and(|since| since.elapsed() >= linger) && !state.buffer.is_empty() {
+            let dropped = state.buffer.len() as u64;
+            state.buffer = VecDeque::new();
+            state.bytes = 0;
+            self.expired.fetch_add(dropped, Ordering::Relaxed);
+            self.room.notify_waiters();
+        }
+    }
+
     /// The counters (sending side).
     pub(crate) fn stats(&self) -> AckStats {
         let state = self.lock();
@@ -328,9 +421,23 @@ impl Sender {
             buffered_bytes: state.bytes,
             buffered_peak: self.peak.load(Ordering::Relaxed) as usize,
             fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            expired: self.expired.load(Ordering::Relaxed),
             ..AckStats::default()
         }
     }
+}
+
+/// `data` encoded, with node-ipc 9.x's rewrite (`""`, `null`, an object with a
+/// truthy `_maxListeners`: `{}`) applied as the plain wire applies it.
+fn legacy_v9<T: Serialize + ?Sized>(data: &T) -> Result<Box<serde_json::value::RawValue>, Error> {
+    // written as the plain wire writes data (JavaScript's JSON.stringify rules)
+    let event = Event::with_data("", data)?;
+    let bytes = event.raw_data().unwrap_or(b"{}");
+    let text = if ipc_codec::v9_rewrites_to_empty_object(bytes) { b"{}" } else { bytes };
+    let text =
+        String::from_utf8(text.to_vec()).map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()))?;
+    serde_json::value::RawValue::from_string(text)
+        .map_err(|e| ipc_codec::CodecError::Serialize(e.to_string()).into())
 }
 
 /// The plain event inside an `ipc.event` frame we encoded (a fallback only).
@@ -345,7 +452,7 @@ fn plain_event(frame: &[u8]) -> Option<Event> {
 
 /// A session id: unique per sender, across processes and restarts (pid,
 /// clock, a per-process counter, and a hasher's random keys).
-fn new_session() -> String {
+pub(super) fn new_session() -> String {
     use std::hash::{BuildHasher, Hasher};
     static COUNT: AtomicU64 = AtomicU64::new(0);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -375,6 +482,38 @@ mod tests {
         let mut frame = BytesMut::new();
         out.encode(EVENT_EVENT, &Envelope::<()> { seq: 8, kind: "bare", data: None }, &mut frame).unwrap();
         assert!(!plain_event(&frame).unwrap().has_data());
+    }
+
+    #[test]
+    fn the_v9_rewrite_applies_inside_the_envelope() {
+        let out = Outgoing::from_config(&Config::v9()).unwrap();
+        let wire = |_: &[u8]| Ok(());
+        let sender = Sender::new(&Config::v9());
+        sender.lock().phase = Phase::Live;
+        for (data, inner) in [
+            (serde_json::json!(null), "{}"),
+            (serde_json::json!(""), "{}"),
+            (serde_json::json!({"_maxListeners": 10, "a": 1}), "{}"),
+            (serde_json::json!({"a": 1}), r#"{"a":1}"#),
+        ] {
+            sender.emit(&out, &wire, "t", Some(&data), || Ok(())).unwrap();
+            let frame = sender.lock().buffer.back().unwrap().1.clone();
+            let expected = format!(r#"{{"type":"t","data":{inner}}}"#);
+            let event = plain_event(&frame).unwrap();
+            assert_eq!(
+                format!(
+                    r#"{{"type":"{}","data":{}}}"#,
+                    event.event_type(),
+                    String::from_utf8_lossy(event.raw_data().unwrap())
+                ),
+                expected
+            );
+        }
+        // 14.x (no rewrite): null stays null
+        let out = Outgoing::from_config(&Config::v14()).unwrap();
+        sender.emit(&out, &wire, "t", Some(&serde_json::json!(null)), || Ok(())).unwrap();
+        let frame = sender.lock().buffer.back().unwrap().1.clone();
+        assert_eq!(plain_event(&frame).unwrap().raw_data(), Some(&b"null"[..]));
     }
 
     #[test]

@@ -265,6 +265,11 @@ pub struct Config {
     /// acknowledges them in batches. The two ends agree on it when they
     /// connect; a server that does not answer (any node-ipc) gets the plain
     /// wire, with a warning, or is refused with [`Acks::Required`](crate::Acks::Required).
+    /// The other way too: a client with acks on asks for the server's events
+    /// acknowledged, and a server with acks on numbers what it emits to such
+    /// a client, keeps it per client session ([`ack_linger`](Config::ack_linger))
+    /// and replays it after a reconnect; a client that does not ask (any
+    /// node-ipc) gets the plain wire. Not with [`sync`](Config::sync) (refused).
     /// Off, nothing changes on the wire and nothing is paid per event.
     ///
     /// ```
@@ -294,6 +299,23 @@ pub struct Config {
     /// wait. Default [`DEFAULT_ACK_AGREEMENT_TIMEOUT`](crate::DEFAULT_ACK_AGREEMENT_TIMEOUT)
     /// (2 s: a server of ours answers in one round trip; node-ipc never does).
     pub ack_agreement_timeout: Duration,
+    /// Beyond node-ipc, with [`acks`](Config::acks), a server's: how long the
+    /// events it emitted to a client session stay kept for that client's
+    /// return once it has no connection. Past it, they are dropped (counted
+    /// in [`AckStats::expired`](crate::AckStats::expired)) the next time any
+    /// client agrees, and the returning client is told to skip them. The
+    /// sessions kept are bounded too ([`MAX_SESSIONS`](crate::MAX_SESSIONS),
+    /// the oldest forgotten), so a server holds at most that many times
+    /// [`ack_window`](Config::ack_window) events. Default
+    /// [`DEFAULT_ACK_LINGER`](crate::DEFAULT_ACK_LINGER) (60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut config = ipc_compat::Config::v14();
+    /// assert_eq!(config.ack_linger, ipc_compat::DEFAULT_ACK_LINGER);
+    /// config.ack_linger = Duration::from_secs(5);
+    /// ```
+    pub ack_linger: Duration,
 }
 
 impl Default for Config {
@@ -350,6 +372,7 @@ impl Config {
             ack_window: crate::acked::DEFAULT_ACK_WINDOW,
             when_window_full: crate::acked::WhenFull::Error,
             ack_agreement_timeout: crate::acked::DEFAULT_ACK_AGREEMENT_TIMEOUT,
+            ack_linger: crate::acked::DEFAULT_ACK_LINGER,
         }
     }
 
@@ -396,6 +419,14 @@ impl Config {
         if self.max_queued_events == 0 || self.max_concurrent_requests == 0 {
             return Err(Error::Config(
                 "max_queued_events and max_concurrent_requests must be at least 1".into(),
+            ));
+        }
+        if self.acks != crate::acked::Acks::Off && self.sync {
+            // sync holds each event until the server sends anything back, and a
+            // server acknowledges in batches (every 256 events or 10 ms): every
+            // event would wait out the delay; ack_window already bounds what is in flight
+            return Err(Error::Config(
+                "acks cannot be combined with sync: ack_window bounds what is in flight instead".into(),
             ));
         }
         if self.acks != crate::acked::Acks::Off && (self.raw_buffer || self.ack_window == 0) {

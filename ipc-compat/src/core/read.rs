@@ -28,7 +28,7 @@ pub(crate) trait Peer: Channel {
         None
     }
 
-    /// Queues a frame as it is (a client resending what was not acknowledged).
+    /// Queues a frame as it is (resending what was not acknowledged).
     fn push_frame(&self, _frame: &[u8]) -> Result<(), Error> {
         Ok(())
     }
@@ -60,13 +60,16 @@ impl<P: Peer> Reader<'_, P> {
     /// An event of acknowledged delivery, on a connection that has it on.
     async fn acked(&self, event: &Event, peer: &P) {
         match (peer.acks(), event.event_type()) {
-            (Some(AckEnd::Sending(sender)), HELLO_EVENT) => {
+            (Some(AckEnd::Client { sender, receiver }), HELLO_EVENT) => {
+                // the receiving side first: the server's replay follows its answer
+                receiver.answered(event, peer);
                 sender.on_hello(event, &|frame: &[u8]| peer.push_frame(frame));
             }
-            (Some(AckEnd::Sending(sender)), ACK_EVENT) => sender.on_ack(event),
-            (Some(AckEnd::Receiving(acks)), HELLO_EVENT) => acks.hello(event, peer),
-            (Some(AckEnd::Receiving(acks)), EVENT_EVENT) => {
-                acks.deliver(event, peer, self.events, self.identify).await;
+            (Some(AckEnd::Client { sender, .. }), ACK_EVENT) => sender.on_ack(event),
+            (Some(AckEnd::Server(acks)), HELLO_EVENT) => acks.hello(event, peer),
+            (Some(AckEnd::Server(acks)), ACK_EVENT) => acks.on_ack(event),
+            (Some(end), EVENT_EVENT) => {
+                end.receiver().deliver(event, peer, self.events, self.identify).await;
             }
             _ => {}
         }

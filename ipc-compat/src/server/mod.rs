@@ -252,7 +252,9 @@ impl Server {
 
     /// Acknowledged delivery's counters for this server (all zero when
     /// [`Config::acks`](crate::Config::acks) is off): events handed to the
-    /// handlers, duplicates dropped, acknowledgements sent, sessions remembered.
+    /// handlers, duplicates dropped, acknowledgements sent, sessions remembered;
+    /// and of what it emitted to acked clients, summed over their sessions:
+    /// numbered, resent, acknowledged, buffered, expired.
     pub fn ack_stats(&self) -> crate::AckStats {
         self.inner.sessions.stats()
     }
@@ -424,7 +426,7 @@ impl Server {
     /// [`Error::NotRunning`], and encoding errors as [`Socket::emit`].
     pub fn broadcast<T: Serialize>(&self, event_type: &str, data: T) -> Result<usize, Error> {
         let frame = self.outgoing()?.frame(event_type, &data)?;
-        Ok(self.send_all(frame))
+        Ok(self.send_all(frame, |socket| socket.emit_acked(event_type, Some(&data))))
     }
 
     /// Sends an event as it is to every socket.
@@ -434,7 +436,7 @@ impl Server {
     /// As [`broadcast`](Server::broadcast).
     pub fn broadcast_event(&self, event: &Event) -> Result<usize, Error> {
         let frame = self.outgoing()?.event(event)?;
-        Ok(self.send_all(frame))
+        Ok(self.send_all(frame, |socket| socket.emit_event_acked(event)))
     }
 
     /// Raw-buffer mode: sends bytes, or a string in the configured encoding, to every socket.
@@ -444,14 +446,16 @@ impl Server {
     /// As [`broadcast`](Server::broadcast) and [`Socket::emit_raw`].
     pub fn broadcast_raw(&self, payload: impl Into<RawPayload>) -> Result<usize, Error> {
         let frame = self.outgoing()?.raw(payload.into())?;
-        Ok(self.send_all(frame))
+        Ok(self.send_all(frame, |_| None))
     }
 
-    fn send_all(&self, frame: Bytes) -> usize {
+    /// Queues `frame` for every socket, or what `acked` does for a socket
+    /// whose client takes acknowledged events (one `Option` test per socket otherwise).
+    fn send_all(&self, frame: Bytes, acked: impl Fn(&Socket) -> Option<Result<(), Error>>) -> usize {
         let sockets = self.sockets();
         let mut sent = 0;
         for socket in &sockets {
-            match socket.send(&frame) {
+            match acked(socket).unwrap_or_else(|| socket.send(&frame)) {
                 Ok(()) => sent += 1,
                 Err(e) => {
                     let events = self.inner.events.clone();

@@ -128,7 +128,8 @@ async fn connection<T>(
     let outbox = Arc::new(Outbox::new(ctx.config.max_pending_bytes, usize::MAX, true));
     let killer = Arc::new(Killer::default());
     let link = Link::Stream { outbox: outbox.clone(), killer: killer.clone() };
-    let acks = (ctx.config.acks != crate::Acks::Off).then(|| SocketAcks::new(server.inner.sessions.clone()));
+    let acks = (ctx.config.acks != crate::Acks::Off)
+        .then(|| SocketAcks::new(server.inner.sessions.clone(), Some(&ctx.config)));
     let socket = Socket::new(serial, peer, ctx.out.clone(), link, who.authorized)
         .with_credentials(who.credentials)
         .with_acks(acks);
