@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 
 use crate::acked::{AckEnd, AckStats, Sender, Sessions, SocketAcks};
 use crate::config::{BadFrame, Config, Side, StopRetrying};
-use crate::core::{serve_stream, Ended, IdleTimeout, Killer, Outbox, Peer, Reader};
+use crate::core::{serve_stream, Conn, Ended, IdleTimeout, Killer, Outbox, Peer, Reader};
 use crate::error::Error;
 use crate::events::event_api;
 use crate::log::log;
@@ -855,14 +855,19 @@ impl Client {
             bad_frame_log: Some("client socket error"),
         };
         let close_on_bad_frame = inner.config.on_bad_frame == BadFrame::Close;
-        let (outbox, gate) = (&inner.outbox, gate.as_ref());
+        let conn = Conn {
+            codec: &codec,
+            outbox: &inner.outbox,
+            killer,
+            reader: &reader,
+            peer: self,
+            gate: gate.as_ref(),
+            linger: None,
+        };
         // wrapped only when on: without it a connection runs exactly as before
         let ended = match inner.config.idle_timeout {
-            None => serve_stream(io, &codec, outbox, killer, &reader, self, gate, None).await,
-            Some(after) => {
-                let io = IdleTimeout::new(io, after);
-                serve_stream(io, &codec, outbox, killer, &reader, self, gate, None).await
-            }
+            None => serve_stream(io, conn).await,
+            Some(after) => serve_stream(IdleTimeout::new(io, after), conn).await,
         };
         crate::trace::disconnected(Some(&ended), || None);
         match ended {

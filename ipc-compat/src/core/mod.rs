@@ -28,5 +28,5 @@ pub(crate) use idle_timeout::IdleTimeout;
 pub(crate) use kill::Killer;
 pub(crate) use outbox::{DatagramQueue, Outbox, Queue};
 pub(crate) use read::{Peer, Reader};
-pub(crate) use stream::{serve_stream, serve_woken, until_active, Ended, Woke};
+pub(crate) use stream::{serve_stream, serve_woken, until_active, Conn, Ended, Woke};
 pub(crate) use write::write_datagrams;

@@ -66,52 +66,57 @@ impl Ended {
     }
 }
 
-/// Serves one stream connection for `peer` until it ends: decodes what
-/// arrives with `codec` and hands it to `reader`, while writing what `outbox`
-/// holds. With `gate` (sync mode) a frame goes out only after the answer to
-/// the previous one arrived.
+/// What serving one stream connection works with, besides the stream.
+pub(crate) struct Conn<'a, P> {
+    /// Decodes what arrives (cloned for the connection once it is active).
+    pub(crate) codec: &'a WireCodec,
+    /// What to write.
+    pub(crate) outbox: &'a Outbox,
+    /// Ends the connection from outside.
+    pub(crate) killer: &'a Killer,
+    /// Hands each decoded item on.
+    pub(crate) reader: &'a Reader<'a, P>,
+    /// The other end, as the handlers see it.
+    pub(crate) peer: &'a P,
+    /// Sync mode: a frame goes out only after the answer to the previous one arrived.
+    pub(crate) gate: Option<&'a SyncGate>,
+    /// When the peer closes its side: how long what is still queued may take
+    /// to go out (`None`: it is dropped).
+    pub(crate) linger: Option<Duration>,
+}
+
+impl<P> Clone for Conn<'_, P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P> Copy for Conn<'_, P> {}
+
+/// Serves one stream connection until it ends: decodes what arrives with
+/// `conn.codec` and hands it to `conn.reader`, while writing what
+/// `conn.outbox` holds.
 ///
-/// When the peer closes its side and `linger` is set, what is still queued is
-/// written (for at most `linger`) before the connection closes, as node does
-/// (`allowHalfOpen` off). When `outbox` is closed (a graceful close), what
-/// it holds is written, the write side is shut down, and the connection
-/// ends once the peer closed its side too (at most [`PEER_CLOSE_WAIT`]; on
-/// Windows at once, named pipes cannot half-close). Frames taken by the
-/// writer but not written when the connection ends are recorded as lost
-/// ([`Outbox::flush`] reports them).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn serve_stream<T, P>(
-    mut io: T,
-    codec: &WireCodec,
-    outbox: &Outbox,
-    killer: &Killer,
-    reader: &Reader<'_, P>,
-    peer: &P,
-    gate: Option<&SyncGate>,
-    linger: Option<Duration>,
-) -> Ended
+/// When the peer closes its side and `conn.linger` is set, what is still
+/// queued is written (for at most `linger`) before the connection closes, as
+/// node does (`allowHalfOpen` off). When the outbox is closed (a graceful
+/// close), what it holds is written, the write side is shut down, and the
+/// connection ends once the peer closed its side too (at most
+/// [`PEER_CLOSE_WAIT`]; on Windows at once, named pipes cannot half-close).
+/// Frames taken by the writer but not written when the connection ends are
+/// recorded as lost ([`Outbox::flush`] reports them).
+pub(crate) async fn serve_stream<T, P>(mut io: T, conn: Conn<'_, P>) -> Ended
 where
     T: AsyncRead + AsyncWrite + Send + Unpin,
     P: Peer,
 {
-    let woke = until_active(&mut io, outbox, killer).await;
-    Box::pin(serve_woken(woke, io, codec, outbox, killer, reader, peer, gate, linger)).await
+    let woke = until_active(&mut io, conn.outbox, conn.killer).await;
+    Box::pin(serve_woken(woke, io, conn)).await
 }
 
 /// [`serve_stream`] after [`until_active`] woke: for a caller that waits for
 /// activity itself (alongside other things).
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn serve_woken<T, P>(
-    woke: Woke,
-    io: T,
-    codec: &WireCodec,
-    outbox: &Outbox,
-    killer: &Killer,
-    reader: &Reader<'_, P>,
-    peer: &P,
-    gate: Option<&SyncGate>,
-    linger: Option<Duration>,
-) -> Ended
+pub(crate) async fn serve_woken<T, P>(woke: Woke, io: T, conn: Conn<'_, P>) -> Ended
 where
     T: AsyncRead + AsyncWrite + Send + Unpin,
     P: Peer,
@@ -123,25 +128,16 @@ where
     };
     // The codec is cloned (its state is this connection's) only now, so that
     // an idle connection does not hold it.
-    serve_active(Prefixed::new(first, io), codec.clone(), outbox, killer, reader, peer, gate, linger).await
+    serve_active(Prefixed::new(first, io), conn.codec.clone(), conn).await
 }
 
 /// [`serve_stream`] once the connection has something to do.
-#[allow(clippy::too_many_arguments)]
-async fn serve_active<T, P>(
-    io: T,
-    codec: WireCodec,
-    outbox: &Outbox,
-    killer: &Killer,
-    reader: &Reader<'_, P>,
-    peer: &P,
-    gate: Option<&SyncGate>,
-    linger: Option<Duration>,
-) -> Ended
+async fn serve_active<T, P>(io: T, codec: WireCodec, conn: Conn<'_, P>) -> Ended
 where
     T: AsyncRead + AsyncWrite + Send + Unpin,
     P: Peer,
 {
+    let Conn { outbox, killer, reader, peer, gate, linger, .. } = conn;
     let (read, mut write) = tokio::io::split(io);
     let mut incoming = ipc_transport::framed_read(read, codec);
     let reading = async {

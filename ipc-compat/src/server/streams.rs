@@ -15,7 +15,7 @@ use tracing::Instrument as _;
 
 use super::{until_stopped, Ctx};
 use crate::acked::SocketAcks;
-use crate::core::{serve_woken, until_active, Ended, IdleTimeout, Killer, Outbox, Reader, Woke};
+use crate::core::{serve_woken, until_active, Conn, Ended, IdleTimeout, Killer, Outbox, Reader, Woke};
 use crate::error::Error;
 use crate::log::log;
 use crate::socket::{Link, Socket};
@@ -178,8 +178,16 @@ async fn serve_and_close<T>(
     };
     let ended = match woke {
         Some(woke) => {
-            let served =
-                serve_woken(woke, io, &ctx.codec, outbox, killer, &reader, &socket, None, Some(LINGER));
+            let conn = Conn {
+                codec: &ctx.codec,
+                outbox,
+                killer,
+                reader: &reader,
+                peer: &socket,
+                gate: None,
+                linger: Some(LINGER),
+            };
+            let served = serve_woken(woke, io, conn);
             tokio::select! {
                 ended = served => Some(ended),
                 () = until_stopped(&mut stop) => None,
