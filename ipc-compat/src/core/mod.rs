@@ -16,6 +16,7 @@
 //!   With `idle_timeout` on, the stream is wrapped in an [`IdleTimeout`]
 //!   ([`idle_timeout`]), whose reads fail once the peer has been silent too long.
 
+mod forward_write;
 mod idle;
 mod idle_timeout;
 mod kill;
