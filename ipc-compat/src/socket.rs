@@ -191,6 +191,25 @@ impl Socket {
         self.send_with(|dst| self.inner.out.encode(event_type, &data, dst))
     }
 
+    /// [`emit`](Socket::emit), waiting for room when this client session's
+    /// replay buffer is full and [`Config::when_window_full`](crate::Config::when_window_full)
+    /// is [`WhenFull::Wait`](crate::WhenFull::Wait): room comes with the
+    /// client's acknowledgements. Without acknowledged delivery on this
+    /// socket, or with `WhenFull::Error`, it is `emit`.
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Socket::emit).
+    pub async fn emit_async<T: Serialize>(&self, event_type: &str, data: T) -> Result<(), Error> {
+        match self.inner.acks.as_ref().and_then(|acks| acks.outbound()) {
+            Some(outbound) => {
+                let nowhere = |_: &[u8]| Err(Error::Closed);
+                outbound.emit_async(&self.inner.out, &nowhere, event_type, Some(&data), || Ok(())).await
+            }
+            None => self.emit(event_type, data),
+        }
+    }
+
     /// [`emit_acked`](Socket::emit_acked) for an event as it is.
     pub(crate) fn emit_event_acked(&self, event: &Event) -> Option<Result<(), Error>> {
         self.inner.acks.as_ref()?;

@@ -738,6 +738,48 @@ async fn server_to_client_replay_buffer_is_bounded_and_expires_after_the_linger(
     other.disconnect("other");
 }
 
+/// `Socket::emit_async` with `WhenFull::Wait` waits for the client's
+/// acknowledgements when the session's replay buffer is full: every event
+/// arrives, in order, and the buffer never holds more than the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_emit_async_waits_for_room_in_a_full_window() {
+    const N: u64 = 2_000;
+    const WINDOW: usize = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.wait");
+    let mut config = acked(dir.path(), Acks::On);
+    config.ack_window = WINDOW;
+    let server = Ipc::new(config.clone()).serve(Some(&path)).unwrap();
+    let (agreed_tx, mut agreed_rx) = tokio::sync::mpsc::unbounded_channel();
+    server.on("go", move |_, socket| {
+        let _ = agreed_tx.send(socket.clone());
+    });
+    within("start", server.start()).await.unwrap();
+
+    let ipc = Ipc::new(config);
+    let client = ipc.connect_to("waits", Some(&path)).unwrap();
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    client.on("seq", move |event, _| {
+        let _ = seen_tx.send(event.data_as::<u64>().unwrap());
+    });
+    client.emit("go", ()).unwrap();
+    let socket = within("the agreement", agreed_rx.recv()).await.unwrap();
+    // the sync form refuses once the window is full; the async one waits
+    within("every emit finds room", async {
+        for n in 0..N {
+            socket.emit_async("seq", n).await.unwrap();
+        }
+    })
+    .await;
+    for n in 0..N {
+        assert_eq!(within("the next event", seen_rx.recv()).await, Some(n));
+    }
+    let stats = server.ack_stats();
+    println!("emit_async, window {WINDOW}: {N} sent, buffer peak {}", stats.buffered_peak);
+    assert!(stats.buffered_peak <= WINDOW, "{stats:?}");
+    ipc.disconnect("waits");
+}
+
 /// Acks with `sync` (one event at a time, each waiting for the server to send
 /// anything) are refused with a clear error, on both ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

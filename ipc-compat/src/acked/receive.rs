@@ -303,10 +303,16 @@ impl SocketAcks {
         event_type: &str,
         data: Option<&T>,
     ) -> Option<Result<(), crate::Error>> {
-        let session = self.agreed.get()?;
-        let outbound = session.outbound.get()?;
+        let outbound = self.outbound()?;
         let nowhere = |_: &[u8]| Err(crate::Error::Closed);
         Some(outbound.emit(out, &nowhere, event_type, data, || Ok(())))
+    }
+
+    /// A server's: the sender of the client session agreed on this
+    /// connection, which numbers and keeps what the server emits to it
+    /// (`None`: the client did not ask for acknowledged events, or has not agreed yet).
+    pub(crate) fn outbound(&self) -> Option<&Sender> {
+        self.agreed.get()?.outbound.get()
     }
 
     /// The counters of this end.
